@@ -1,0 +1,113 @@
+"""Interpreter discovery and cached venvs for the e2e suite (stdlib only, Python 3.8+)."""
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+PROBE = "import sys; print('%d.%d %s' % (sys.version_info[0], sys.version_info[1], sys.executable))"
+
+
+def _probe(exe):
+    """Return (X.Y, real executable) of a working interpreter, or None."""
+    try:
+        out = subprocess.run([exe, "-c", PROBE], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=60,
+                             universal_newlines=True)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0 or not out.stdout.strip():
+        return None
+    ver, _, real = out.stdout.strip().partition(" ")
+    return ver, real
+
+
+def _pyenv_candidates(ver):
+    pyenv = shutil.which("pyenv") or os.path.expanduser("~/.pyenv/bin/pyenv")
+    if not os.access(pyenv, os.X_OK):
+        return []
+    try:
+        bare = subprocess.run([pyenv, "versions", "--bare"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=60,
+                              universal_newlines=True).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    pat = re.compile(r"^%s\.(\d+)$" % re.escape(ver))
+    found = sorted((int(m.group(1)), v) for v in bare for m in [pat.match(v)] if m)
+    cands = []
+    for _, v in reversed(found):
+        try:
+            prefix = subprocess.run([pyenv, "prefix", v], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, timeout=60,
+                                    universal_newlines=True).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if prefix:
+            cands.append(os.path.join(prefix, "bin", "python" + ver))
+    return cands
+
+
+def find_python(ver, explicit=None):
+    """Find a CPython X.Y at run time: explicit path(s), python3.N on PATH, pyenv prefix.
+
+    Returns (executable, how) or (None, reason)."""
+    cands = []
+    for path in (explicit or {}).get(ver, []):
+        cands.append((path, "given"))
+    onpath = shutil.which("python" + ver)
+    if onpath:
+        cands.append((onpath, "PATH"))
+    for c in _pyenv_candidates(ver):
+        cands.append((c, "pyenv"))
+    for exe, how in cands:
+        res = _probe(exe)
+        if res and res[0] == ver:
+            return res[1], how
+    return None, "no python%s found" % ver
+
+
+def venv_key(pyexe, packages):
+    full = subprocess.run([pyexe, "-c", "import sys; print(sys.version)"],
+                          stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
+    h = hashlib.sha256(json.dumps([full, sorted(packages)]).encode()).hexdigest()
+    return h[:10]
+
+
+def ensure_venv(root, release, ver, pyexe, packages, log=print):
+    """Create (once) and return the venv dir for (release, interpreter)."""
+    os.makedirs(root, exist_ok=True)
+    name = "tm%s-py%s-%s" % (release, ver, venv_key(pyexe, packages))
+    path = os.path.join(root, name)
+    stamp = os.path.join(path, ".e2e-ok")
+    if os.path.exists(stamp):
+        return path
+    with open(path + ".lock", "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        if os.path.exists(stamp):
+            return path
+        log("creating venv %s" % name)
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([pyexe, "-m", "venv", path], check=True, timeout=600)
+        vpy = os.path.join(path, "bin", "python")
+        env = dict(os.environ)
+        for k in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV", "PYTHONHOME"):
+            env.pop(k, None)
+        r = subprocess.run([vpy, "-m", "pip", "install", "--disable-pip-version-check",
+                            "-q"] + list(packages), timeout=900, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        if r.returncode != 0:
+            raise RuntimeError("pip install failed for %s:\n%s" % (name, r.stdout[-3000:]))
+        freeze = subprocess.run([vpy, "-m", "pip", "freeze", "--all",
+                                 "--disable-pip-version-check"], stdout=subprocess.PIPE,
+                                universal_newlines=True, timeout=300, env=env).stdout
+        with open(stamp, "w") as f:
+            f.write(freeze)
+    return path
+
+
+def venv_python(path):
+    return os.path.join(path, "bin", "python")

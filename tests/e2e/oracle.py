@@ -1,0 +1,286 @@
+"""The oracle of the e2e suite: parse results, canonicalise databases, compare.
+
+Everything here is pure (no subprocesses) so tests/e2e/test_oracle.py can feed it
+disagreeing inputs.  Stdlib only, Python 3.8+.
+"""
+import os
+import shutil
+import sqlite3
+import tempfile
+import xml.etree.ElementTree as ET
+
+# Columns that legitimately differ between two identical runs (or between the two
+# copies): timings, mtimes, timestamps, run counters.  Row ids are dropped separately
+# (any INTEGER PRIMARY KEY) and foreign keys are resolved to natural keys.
+VOLATILE_COLUMNS = {
+    "duration", "mtime", "ctime", "timestamp", "time", "created", "updated",
+    "exec_id",  # pure surrogate, always also a FK when meaningful
+}
+# Tables holding survey/statistics metadata (not testmon's dependency data).
+IGNORED_TABLES = {"metadata"}
+TEMP_SCRATCH_PREFIXES = ("temp_", "changed_files_", "mcall_id")
+
+
+# ---------------------------------------------------------------- junit results
+def parse_junit(path):
+    """Return {nodeid: outcome} from a pytest --junitxml file.
+
+    outcome is one of passed/failed/error/skipped.  A missing or unparsable file
+    returns None (the run produced no report)."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return None
+    results = {}
+    for case in root.iter("testcase"):
+        cls = case.get("classname", "")
+        name = case.get("name", "")
+        nodeid = "%s::%s" % (cls, name) if cls else name
+        outcome = "passed"
+        for child in case:
+            if child.tag == "failure":
+                outcome = "failed"
+            elif child.tag == "error":
+                # an error in teardown of a failed test keeps "failed"
+                outcome = "error" if outcome == "passed" else outcome
+            elif child.tag == "skipped":
+                outcome = "skipped" if outcome == "passed" else outcome
+        if nodeid in results and results[nodeid] != "passed":
+            continue  # call failure + teardown error: keep the first non-pass
+        results[nodeid] = outcome
+    return results
+
+
+def find_errors(output, patterns):
+    """Error patterns present in a run's output (in pattern order)."""
+    return [p for p in patterns if p in (output or "")]
+
+
+def compare_runs(serial, xdist, patterns):
+    """Compare one step's serial (oracle) and xdist runs.
+
+    serial/xdist: dicts with keys rc (int or None for timeout), results ({nodeid:
+    outcome} or None), output (str), timed_out (bool).
+    Returns (oracle_problems, tags): oracle_problems are reasons the serial run itself
+    is unusable; tags is the sorted list of disagreement tags for the xdist run."""
+    oracle = []
+    if serial.get("timed_out"):
+        oracle.append("serial run timed out")
+    if serial.get("rc") not in (0, 1, 5):
+        oracle.append("serial exit status %r" % (serial.get("rc"),))
+    if serial.get("results") is None and serial.get("rc") != 5:
+        oracle.append("serial run wrote no junit xml")
+    for e in find_errors(serial.get("output"), patterns):
+        oracle.append("serial output contains %r" % e)
+
+    tags = set()
+    if xdist.get("timed_out"):
+        tags.add("timeout")
+    if xdist.get("rc") != serial.get("rc"):
+        tags.add("exit differs")
+    s_res = serial.get("results") or {}
+    x_res = xdist.get("results") or {}
+    if set(s_res) != set(x_res):
+        tags.add("selection differs")
+    else:
+        if any(s_res[k] != x_res[k] for k in s_res):
+            tags.add("outcome differs")
+    for e in find_errors(xdist.get("output"), patterns):
+        tags.add("error: " + e)
+    return oracle, sorted(tags)
+
+
+def diff_results(serial_res, xdist_res):
+    """Human-readable difference of two {nodeid: outcome} maps."""
+    s = serial_res or {}
+    x = xdist_res or {}
+    lines = []
+    for k in sorted(set(s) - set(x)):
+        lines.append("  only serial: %s (%s)" % (k, s[k]))
+    for k in sorted(set(x) - set(s)):
+        lines.append("  only xdist:  %s (%s)" % (k, x[k]))
+    for k in sorted(set(s) & set(x)):
+        if s[k] != x[k]:
+            lines.append("  outcome:     %s serial=%s xdist=%s" % (k, s[k], x[k]))
+    return lines
+
+
+# ---------------------------------------------------------------- database dump
+def _copy_db(path, tmpdir):
+    """Copy a database with its -wal/-shm so reading never touches the original."""
+    dst = os.path.join(tmpdir, os.path.basename(path))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if os.path.exists(path + suffix):
+            shutil.copy2(path + suffix, dst + suffix)
+    return dst
+
+
+def _norm(v):
+    if isinstance(v, bytes):
+        return "x'" + v.hex() + "'"
+    return v
+
+
+def dump_connection(con):
+    """Canonical content of an open testmon database.
+
+    Schema-driven: tables and columns come from sqlite_master / PRAGMA table_info,
+    foreign keys from PRAGMA foreign_key_list.  Surrogate integer primary keys are
+    dropped, FK columns are replaced by the canonical form of the referenced row,
+    volatile columns (durations, mtimes, timestamps) and survey metadata are dropped.
+    Returns {"user_version": n, "tables": {name: sorted list of row reprs}}."""
+    tables = [r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    info = {}
+    for t in tables:
+        cols = con.execute('PRAGMA table_info("%s")' % t).fetchall()
+        # (cid, name, type, notnull, dflt, pk)
+        pk_cols = [c[1] for c in cols if c[5]]
+        surrogate = None
+        if len(pk_cols) == 1:
+            ctype = [c[2] for c in cols if c[1] == pk_cols[0]][0]
+            if ctype.upper() == "INTEGER":
+                surrogate = pk_cols[0]
+        fks = {}
+        for fk in con.execute('PRAGMA foreign_key_list("%s")' % t).fetchall():
+            # (id, seq, table, from, to, on_update, on_delete, match)
+            fks[fk[3]] = (fk[2], fk[4])
+        info[t] = {"cols": [c[1] for c in cols], "surrogate": surrogate, "fks": fks}
+
+    cache = {}
+
+    def canon_row(t, row, depth=0):
+        meta = info[t]
+        out = []
+        for name, val in zip(meta["cols"], row):
+            if name == meta["surrogate"] and name not in meta["fks"]:
+                continue
+            if name.lower() in VOLATILE_COLUMNS and name not in meta["fks"]:
+                continue
+            if name in meta["fks"] and val is not None and depth < 4:
+                rt, rcol = meta["fks"][name]
+                val = ("->" + rt, canon_ref(rt, rcol, val, depth + 1))
+            out.append((name, _norm(val)))
+        return tuple(out)
+
+    def canon_ref(rt, rcol, val, depth):
+        if rt not in info:
+            return ("dangling", _norm(val))
+        if rcol is None:
+            rcol = info[rt]["surrogate"] or "rowid"
+        key = (rt, rcol, val)
+        if key not in cache:
+            rows = con.execute('SELECT * FROM "%s" WHERE "%s" = ?' % (rt, rcol), (val,)).fetchall()
+            if len(rows) != 1:
+                cache[key] = ("dangling" if not rows else "ambiguous", _norm(val))
+            else:
+                cache[key] = canon_row(rt, rows[0], depth)
+        return cache[key]
+
+    result = {"user_version": con.execute("PRAGMA user_version").fetchone()[0], "tables": {}}
+    for t in tables:
+        if t in IGNORED_TABLES or t.startswith(TEMP_SCRATCH_PREFIXES):
+            continue
+        rows = [repr(canon_row(t, r)) for r in con.execute('SELECT * FROM "%s"' % t)]
+        result["tables"][t] = sorted(rows)
+    return result
+
+
+def dump_db(path):
+    """Dump a database file (see dump_connection) plus its integrity_check result.
+
+    Returns {"exists": bool, "integrity": str, "user_version", "tables"}."""
+    if not os.path.exists(path):
+        return {"exists": False, "integrity": None, "user_version": None, "tables": {}}
+    tmpdir = tempfile.mkdtemp(prefix="e2e-dump-")
+    try:
+        copy = _copy_db(path, tmpdir)
+        con = sqlite3.connect(copy)
+        try:
+            integrity = "; ".join(r[0] for r in con.execute("PRAGMA integrity_check"))
+            d = dump_connection(con)
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        return {"exists": True, "integrity": "unreadable: %s" % e, "user_version": None,
+                "tables": {}}
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    d["exists"] = True
+    d["integrity"] = integrity
+    return d
+
+
+def compare_dumps(a, b):
+    """Return a list of human-readable differences between two dumps (empty = same)."""
+    diffs = []
+    if a.get("exists") != b.get("exists"):
+        diffs.append("database exists: serial=%s xdist=%s" % (a.get("exists"), b.get("exists")))
+        return diffs
+    for name, d in (("serial", a), ("xdist", b)):
+        if d.get("exists") and d.get("integrity") != "ok":
+            diffs.append("%s integrity_check: %s" % (name, d.get("integrity")))
+    if a.get("user_version") != b.get("user_version"):
+        diffs.append("user_version: serial=%s xdist=%s" % (a.get("user_version"),
+                                                            b.get("user_version")))
+    ta, tb = a.get("tables", {}), b.get("tables", {})
+    for t in sorted(set(ta) | set(tb)):
+        if t not in ta or t not in tb:
+            diffs.append("table %s only in %s" % (t, "serial" if t in ta else "xdist"))
+            continue
+        ra, rb = list(ta[t]), list(tb[t])
+        if ra != rb:
+            only_a = _multiset_minus(ra, rb)
+            only_b = _multiset_minus(rb, ra)
+            diffs.append("table %s: %d rows only serial, %d only xdist" %
+                         (t, len(only_a), len(only_b)))
+            for r in only_a[:3]:
+                diffs.append("    serial: %s" % _shorten(r))
+            for r in only_b[:3]:
+                diffs.append("    xdist:  %s" % _shorten(r))
+    return diffs
+
+
+def _shorten(row, head=110, tail=190):
+    return row if len(row) <= head + tail + 5 else row[:head] + " ... " + row[-tail:]
+
+
+def _multiset_minus(a, b):
+    rest = list(b)
+    out = []
+    for x in a:
+        if x in rest:
+            rest.remove(x)
+        else:
+            out.append(x)
+    return out
+
+
+def cell_verdict(step_tags, expected, oracle_problems=None):
+    """Judge a cell.
+
+    step_tags: ordered list of (step, tags) actually observed in the xdist copy.
+    expected: {step: [tags]} expected failures for this cell and shim mode.
+    Returns (verdict, problems): verdict is "pass", "bug reproduced" or "FAIL"."""
+    problems = list(oracle_problems or [])
+    seen = dict(step_tags)
+    reproduced = 0
+    for step, tags in step_tags:
+        exp = sorted(expected.get(step, []))
+        if tags and not exp:
+            problems.append("%s: unexpected failure %s" % (step, tags))
+        elif exp and not tags:
+            problems.append("%s: expected failure %s did not reproduce" % (step, exp))
+        elif exp and sorted(tags) != exp:
+            problems.append("%s: expected %s, got %s" % (step, exp, sorted(tags)))
+        elif exp:
+            reproduced += 1
+    for step in expected:
+        if step not in seen:
+            problems.append("%s: expected failure listed for a step that did not run" % step)
+    if problems:
+        return "FAIL", problems
+    return ("bug reproduced" if reproduced else "pass"), problems
