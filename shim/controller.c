@@ -1,0 +1,198 @@
+/* controller.c: snapshot, publication and journal application in the controller. */
+#include "controller.h"
+#include "coord.h"
+#include "journal.h"
+#include "log.h"
+#include "real.h"
+#include "role.h"
+#include "sqlvalue.h"
+#include <cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static cJSON *snapshot;        /* environment rows as the controller found them */
+static char state[16];         /* "", initialising, ready, finished */
+static long long data_version;
+static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
+
+/* {"present":bool,"columns":[...],"rows":[[rowid,...],...]} of main.environment. */
+static cJSON *take_snapshot(sqlite3 *db)
+{
+    cJSON *snap = cJSON_CreateObject();
+    sqlite3_stmt *st = NULL;
+    int rc = REAL(sqlite3_prepare_v2)(db, "SELECT rowid, * FROM main.\"" SHIM_ENV_TABLE "\"", -1,
+                                      &st, NULL);
+    cJSON_AddBoolToObject(snap, "present", rc == SQLITE_OK);
+    if (rc != SQLITE_OK) /* no such table yet: a fresh database */
+        return snap;
+    cJSON *cols = cJSON_AddArrayToObject(snap, "columns");
+    int n = REAL(sqlite3_column_count)(st);
+    for (int i = 1; i < n; i++)
+        cJSON_AddItemToArray(cols, cJSON_CreateString(REAL(sqlite3_column_name)(st, i)));
+    cJSON *rows = cJSON_AddArrayToObject(snap, "rows");
+    while ((rc = REAL(sqlite3_step)(st)) == SQLITE_ROW) {
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(row, shim_value_from_column(st, i));
+        cJSON_AddItemToArray(rows, row);
+    }
+    REAL(sqlite3_finalize)(st);
+    if (rc != SQLITE_DONE) {
+        shim_log_warn("could not read the environment table at open (%d); workers will see it "
+                      "as it is when they start", rc);
+        cJSON_Delete(snap);
+        snap = cJSON_CreateObject();
+        cJSON_AddBoolToObject(snap, "present", 0);
+        cJSON_AddBoolToObject(snap, "unreadable", 1);
+    }
+    return snap;
+}
+
+static long long read_user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (REAL(sqlite3_prepare_v2)(db, "PRAGMA main.user_version", -1, &st, NULL) == SQLITE_OK &&
+        REAL(sqlite3_step)(st) == SQLITE_ROW)
+        v = REAL(sqlite3_column_int64)(st, 0);
+    REAL(sqlite3_finalize)(st);
+    return v;
+}
+
+/* Write the run file with the current state; lock held. */
+static void publish_locked(const char *new_state)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "format", 1);
+    cJSON_AddStringToObject(j, "state", new_state);
+    cJSON *ctl = cJSON_AddObjectToObject(j, "controller");
+    cJSON_AddNumberToObject(ctl, "pid", (double)shim_proc.run.pid);
+    char start[32];
+    snprintf(start, sizeof start, "%llu", shim_proc.run.start);
+    cJSON_AddStringToObject(ctl, "start", start);
+    cJSON_AddStringToObject(j, "datafile", shim_proc.datafile);
+    cJSON_AddNumberToObject(j, "data_version", (double)data_version);
+    cJSON_AddItemToObject(j, "environment", cJSON_Duplicate(snapshot, 1));
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char name[128];
+    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    if (text && shim_coord_write(shim_proc.dir, name, text) == 0) {
+        snprintf(state, sizeof state, "%s", new_state);
+        shim_log_info("published %s/%s: %s", shim_proc.dir, name, new_state);
+    }
+    free(text);
+}
+
+int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+{
+    int rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
+    if (rc != SQLITE_OK || !*ppDb)
+        return rc;
+    shim_log_set_tag("controller");
+    struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_CONTROLLER);
+    if (!c)
+        return rc;
+    /* Another writer may hold the lock for a moment; Python sets its own timeout after this. */
+    REAL(sqlite3_busy_timeout)(*ppDb, 5000);
+    cJSON *snap = take_snapshot(*ppDb);
+    long long version = read_user_version(*ppDb);
+    if (shim_coord_ensure_dir(shim_proc.dir) != 0) {
+        cJSON_Delete(snap);
+        return rc; /* workers will find no run and step aside: upstream behaviour */
+    }
+    pthread_mutex_lock(&lock);
+    cJSON_Delete(snapshot);
+    snapshot = snap;
+    data_version = version;
+    publish_locked("initialising");
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* A commit is durable: the run is ready for workers from now on.  testmon's controller finishes
+ * initialising (pytest_configure, then the report header) before xdist spawns any worker in its
+ * trylast pytest_sessionstart, so the first commit after open is a sound moment to say so; the
+ * data version is refreshed on every later publication. */
+void shim_controller_after_step(struct shim_conn *c)
+{
+    if (!shim_conn_take_commit(c))
+        return;
+    pthread_mutex_lock(&lock);
+    if (strcmp(state, "initialising") == 0) {
+        data_version = read_user_version(atomic_load(&c->db));
+        publish_locked("ready");
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static int journal_name_cmp(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static const char *filter_prefix;
+static int journal_filter(const struct dirent *d)
+{
+    return strncmp(d->d_name, filter_prefix, strlen(filter_prefix)) == 0 &&
+           strstr(d->d_name, ".json") && d->d_name[0] != '.';
+}
+
+/* Apply workers' journals, oldest first.  Called when the connection is in autocommit, before the
+ * statement that starts the controller's next write: the cost when nothing changed is one stat. */
+void shim_controller_before_write(struct shim_conn *c)
+{
+    struct stat st;
+    if (!shim_proc.dir[0] || stat(shim_proc.dir, &st) != 0)
+        return;
+    pthread_mutex_lock(&lock);
+    if (st.st_mtim.tv_sec == dir_mtime.tv_sec && st.st_mtim.tv_nsec == dir_mtime.tv_nsec) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    dir_mtime = st.st_mtim;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s.journal-", shim_proc.run_name);
+    filter_prefix = prefix;
+    struct dirent **list = NULL;
+    int n = scandir(shim_proc.dir, &list, journal_filter, journal_name_cmp);
+    for (int i = 0; i < n; i++) {
+        int missing;
+        cJSON *j = shim_coord_read(shim_proc.dir, list[i]->d_name, &missing);
+        if (j && shim_journal_apply(atomic_load(&c->db), j) == 0) {
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof path, "%s/%s", shim_proc.dir, list[i]->d_name);
+            unlink(path);
+        } else if (j) {
+            shim_log_error("could not apply worker journal %s/%s; kept for inspection: the "
+                           "next run re-syncs its tests", shim_proc.dir, list[i]->d_name);
+        }
+        cJSON_Delete(j);
+        free(list[i]);
+    }
+    free(list);
+    pthread_mutex_unlock(&lock);
+}
+
+void shim_controller_close(struct shim_conn *c)
+{
+    dir_mtime.tv_sec = dir_mtime.tv_nsec = 0; /* force a last look */
+    shim_controller_before_write(c);
+}
+
+void shim_controller_exit(void)
+{
+    if (shim_proc.role != SHIM_ROLE_CONTROLLER)
+        return;
+    pthread_mutex_lock(&lock);
+    if (state[0] && strcmp(state, "finished") != 0)
+        publish_locked("finished");
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,295 @@
+/* coord.c: coordination files: naming, safe atomic writes, safe reads, and the bounded wait. */
+#include "coord.h"
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned long long shim_proc_starttime(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    /* comm may contain spaces and parentheses: fields restart after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 3; field < 22; field++) { /* p is before field 3 (state) */
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return 0;
+    }
+    return strtoull(p + 1, NULL, 10);
+}
+
+int shim_run_alive(const struct shim_run *run)
+{
+    if (run->pid <= 0 || (kill((pid_t)run->pid, 0) != 0 && errno != EPERM))
+        return 0;
+    unsigned long long st = shim_proc_starttime(run->pid);
+    /* A zombie still has its start time; treat a zombie (state Z) as dead. */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", run->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = 0;
+            char *p = strrchr(buf, ')');
+            if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+                return 0;
+        }
+    }
+    return st != 0 && st == run->start;
+}
+
+int shim_coord_dir(const char *datafile, char *out, size_t outsz)
+{
+    const char *env = getenv("TESTMON_SHIM_DIR");
+    if (env && *env)
+        return (size_t)snprintf(out, outsz, "%s", env) < outsz ? 0 : -1;
+    const char *slash = strrchr(datafile, '/');
+    int dirlen = slash ? (int)(slash - datafile) : 0;
+    return (size_t)snprintf(out, outsz, "%.*s/.testmon-shim", dirlen, datafile) < outsz ? 0 : -1;
+}
+
+int shim_coord_ensure_dir(const char *dir)
+{
+    int saved = errno;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        shim_log_error("cannot create coordination directory %s: %s; make its parent writable or "
+                       "set TESTMON_SHIM_DIR to a writable directory", dir, strerror(errno));
+        errno = saved;
+        return -1;
+    }
+    struct stat st;
+    int rc = -1;
+    if (lstat(dir, &st) != 0)
+        shim_log_error("cannot inspect coordination directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        shim_log_error("coordination directory %s is not a directory (a symlink?); remove it or "
+                       "set TESTMON_SHIM_DIR", dir);
+    else if (st.st_uid != geteuid())
+        shim_log_error("coordination directory %s belongs to uid %ld, not to us; remove it or set "
+                       "TESTMON_SHIM_DIR", dir, (long)st.st_uid);
+    else if (st.st_mode & 022)
+        shim_log_error("coordination directory %s is writable by others (mode %03o); "
+                       "run `chmod 700 %s`", dir, (unsigned)(st.st_mode & 0777), dir);
+    else
+        rc = 0;
+    errno = saved;
+    return rc;
+}
+
+void shim_coord_run_name(const struct shim_run *run, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "run-%ld-%llu", run->pid, run->start);
+}
+
+int shim_coord_write(const char *dir, const char *name, const char *text)
+{
+    int saved = errno;
+    char tmp[PATH_MAX], final[PATH_MAX];
+    static unsigned counter;
+    unsigned c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    if ((size_t)snprintf(final, sizeof final, "%s/%s", dir, name) >= sizeof final ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld.%u", dir, name, (long)getpid(), c) >=
+            sizeof tmp) {
+        shim_log_error("coordination path too long in %s; set TESTMON_SHIM_DIR to a shorter "
+                       "directory", dir);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        shim_log_error("cannot create %s: %s; make the directory writable or set "
+                       "TESTMON_SHIM_DIR", tmp, strerror(errno));
+        errno = saved;
+        return -1;
+    }
+    size_t len = strlen(text), off = 0;
+    int err = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, final) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        shim_log_error("cannot write %s: %s; free disk space or set TESTMON_SHIM_DIR elsewhere",
+                       final, strerror(err));
+    }
+    errno = saved;
+    return err ? -1 : 0;
+}
+
+cJSON *shim_coord_read(const char *dir, const char *name, int *missing)
+{
+    int saved = errno;
+    char path[PATH_MAX];
+    *missing = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return NULL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            *missing = 1;
+        else
+            shim_log_error("refusing coordination file %s: %s (a symlink?); remove it", path,
+                           strerror(errno));
+        errno = saved;
+        return NULL;
+    }
+    struct stat st;
+    cJSON *json = NULL;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        shim_log_error("refusing coordination file %s: not a regular file; remove it", path);
+    } else if (st.st_uid != geteuid()) {
+        shim_log_error("refusing coordination file %s: owned by uid %ld, not us; remove it", path,
+                       (long)st.st_uid);
+    } else if ((unsigned long long)st.st_size > SHIM_COORD_MAX_BYTES) {
+        shim_log_error("refusing coordination file %s: %lld bytes is too large; remove it", path,
+                       (long long)st.st_size);
+    } else if ((buf = malloc((size_t)st.st_size + 1))) {
+        size_t off = 0;
+        while (off < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            off += (size_t)r;
+        }
+        const char *end = NULL;
+        json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
+        if (!json || !cJSON_IsObject(json)) {
+            shim_log_error("refusing coordination file %s: not valid JSON (truncated or "
+                           "corrupt); remove it", path);
+            cJSON_Delete(json);
+            json = NULL;
+        }
+    }
+    free(buf);
+    close(fd);
+    errno = saved;
+    return json;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* 1 ready, 0 not yet, -1 missing, -2 invalid */
+static int check_ready(const char *dir, const char *file, cJSON **out)
+{
+    int missing;
+    cJSON *j = shim_coord_read(dir, file, &missing);
+    if (!j)
+        return missing ? -1 : -2;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(j, "state");
+    if (!cJSON_IsString(state)) {
+        shim_log_error("refusing coordination file %s/%s: no \"state\"; remove it", dir, file);
+        cJSON_Delete(j);
+        return -2;
+    }
+    if (strcmp(state->valuestring, "ready") == 0 || strcmp(state->valuestring, "finished") == 0) {
+        *out = j;
+        return 1;
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
+                                            long timeout_ms, cJSON **out, long *waited_ms)
+{
+    int saved = errno;
+    char name[96], file[128];
+    shim_coord_run_name(run, name, sizeof name);
+    snprintf(file, sizeof file, "%s.json", name);
+    long t0 = now_ms();
+    enum shim_wait_result res;
+    int fd = -1;
+    *out = NULL;
+    for (int round = 0;; round++) {
+        int r = check_ready(dir, file, out);
+        if (r == 1) {
+            res = SHIM_WAIT_READY;
+            break;
+        }
+        if (r == -1 && round == 0) {
+            res = SHIM_WAIT_MISSING;
+            break;
+        }
+        if (r == -2) {
+            res = SHIM_WAIT_INVALID;
+            break;
+        }
+        if (r == -1 || !shim_run_alive(run)) { /* vanished, or controller gone */
+            res = SHIM_WAIT_DEAD;
+            break;
+        }
+        long left = timeout_ms - (now_ms() - t0);
+        if (left <= 0) {
+            res = SHIM_WAIT_TIMEOUT;
+            break;
+        }
+        if (fd < 0) {
+            /* Watch first, then re-check (round 1): a rename between check and watch is seen. */
+            fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+            if (fd >= 0 && inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) < 0) {
+                close(fd);
+                fd = -1;
+            }
+            if (fd >= 0)
+                continue;
+        }
+        /* Wake on any change in the directory; re-check liveness at least every 100 ms. */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int slice = left < 100 ? (int)left : 100;
+        if (fd >= 0) {
+            if (poll(&p, 1, slice) > 0) {
+                char ev[4096];
+                while (read(fd, ev, sizeof ev) > 0)
+                    ;
+            }
+        } else {
+            struct timespec ts = {0, 2 * 1000000L}; /* no inotify: a short poll */
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    *waited_ms = now_ms() - t0;
+    errno = saved;
+    return res;
+}

@@ -1,0 +1,53 @@
+/* coord.h: the coordination file between a controller and its workers.
+ *
+ * One file per run, named after the controller's pid and kernel start time (so a reused pid never
+ * matches a stale file), in a private directory next to the datafile (or $TESTMON_SHIM_DIR):
+ *     <dir>/run-<pid>-<start>.json            the controller's state: initialising|ready|finished
+ *     <dir>/run-<pid>-<start>.journal-*.json  writes a worker hands to the controller
+ * Files are written whole to a temporary name and renamed into place, created O_EXCL|O_NOFOLLOW
+ * mode 0600; readers refuse symlinks, other owners, non-regular and oversized files. */
+#ifndef SHIM_COORD_H
+#define SHIM_COORD_H
+#include <cJSON.h>
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SHIM_COORD_MAX_BYTES (16u << 20)
+
+struct shim_run {
+    long pid;
+    unsigned long long start; /* /proc/<pid>/stat field 22 */
+};
+
+/* Kernel start time of pid (clock ticks since boot), 0 if the process does not exist. */
+unsigned long long shim_proc_starttime(long pid);
+/* Is the run's controller still the same live process? */
+int shim_run_alive(const struct shim_run *run);
+
+/* The coordination directory for a datafile; 0 or -1 (name too long). */
+int shim_coord_dir(const char *datafile, char *out, size_t outsz);
+/* Create it if missing (0700) and check that it is ours: a real directory, owned by us, not
+ * writable by group or others.  Returns 0 or -1 with a message logged. */
+int shim_coord_ensure_dir(const char *dir);
+/* "run-<pid>-<start>" */
+void shim_coord_run_name(const struct shim_run *run, char *out, size_t outsz);
+
+/* Write text to dir/name atomically.  0, or -1 with a message logged. */
+int shim_coord_write(const char *dir, const char *name, const char *text);
+/* Read and parse dir/name.  Returns the JSON (caller frees), or NULL with *missing set when the
+ * file does not exist, or NULL with a message logged when it is unsafe or not valid JSON. */
+cJSON *shim_coord_read(const char *dir, const char *name, int *missing);
+
+enum shim_wait_result {
+    SHIM_WAIT_READY = 0,
+    SHIM_WAIT_MISSING,   /* no such run: the controller never opened the datafile */
+    SHIM_WAIT_DEAD,      /* the controller exited before publishing ready */
+    SHIM_WAIT_TIMEOUT,   /* still not ready after timeout_ms */
+    SHIM_WAIT_INVALID,   /* unreadable or unsafe coordination file */
+};
+/* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
+ * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file. */
+enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
+                                            long timeout_ms, cJSON **out, long *waited_ms);
+#endif

@@ -1,0 +1,25 @@
+/* datafile.h: is this open() about testmon's datafile?
+ *
+ * testmon names its file `<rootdir>/.testmondata` or $TESTMON_DATAFILE, as a plain path or as a
+ * `file:` URI (2.0.14+ add `?mode=ro`; 2.0.0/2.0.1 use a cwd-relative `file:.testmondata`).
+ * The same file must be recognised however it is spelled, so names are reduced to a canonical
+ * absolute path (symlinks resolved, URI decoded) before they are compared. */
+#ifndef SHIM_DATAFILE_H
+#define SHIM_DATAFILE_H
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SHIM_DATAFILE_BASENAME ".testmondata"
+
+/* Canonical absolute path of `filename` as SQLite would open it (`uri`: SQLITE_OPEN_URI was
+ * given, or the name starts with "file:", which Debian's SQLite treats as a URI anyway).
+ * Returns 0, or -1 for names that are no file (":memory:", "", mode=memory, too long). */
+int shim_datafile_canonical(const char *filename, int uri, char *out, size_t outsz);
+
+/* Does the canonical path name a testmon datafile by name: basename .testmondata, or the file
+ * that $TESTMON_DATAFILE names?  Identity (which one, this process) is role.c's business. */
+int shim_datafile_is_candidate(const char *canonical);
+
+/* dev/ino of an existing path; 0 on success. */
+int shim_datafile_identity(const char *path, dev_t *dev, ino_t *ino);
+#endif

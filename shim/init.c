@@ -1,0 +1,56 @@
+/* init.c: library lifecycle.  The constructor runs in every process the preload reaches (shells,
+ * git, compilers...), so it only reads a few environment variables: no SQLite, no files unless a
+ * log file was asked for.  PYTEST_XDIST_WORKER is deliberately not read here (xdist sets it later
+ * from Python); role.c reads it at the first datafile open. */
+#include "conn.h"
+#include "controller.h"
+#include "guard.h"
+#include "log.h"
+#include "role.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+_Thread_local int shim_depth;
+
+static void child_after_fork(void)
+{
+    /* The child is a new process: not the parent's controller, and the parent's handles are
+     * not its to manage.  Locks are re-initialised in case the fork caught one held. */
+    shim_conn_forget_all();
+    shim_role_reset();
+}
+
+static int is_off(const char *v)
+{
+    return v && (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0 ||
+                 strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    int saved = errno;
+    shim_log_configure(getenv("TESTMON_SHIM_LOG"));
+    shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
+    const char *t = getenv("TESTMON_SHIM_TIMEOUT");
+    if (t && *t) {
+        char *end;
+        double secs = strtod(t, &end);
+        if (*end || !(secs > 0) || secs > 86400)
+            shim_log_error("TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, 86400]; "
+                           "using 60", t);
+        else
+            shim_config.timeout_ms = (long)(secs * 1000);
+    }
+    pthread_atfork(NULL, NULL, child_after_fork);
+    errno = saved;
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+    int saved = errno;
+    shim_controller_exit();
+    errno = saved;
+}

@@ -1,0 +1,87 @@
+/* log.c: write(2) from a stack buffer, errno preserved; one line per call. */
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int level = SHIM_LOG_ERROR;
+static atomic_int file_fd = -1;
+static char tag[48] = "";
+
+static int parse_level(const char *s, size_t n)
+{
+    static const char *const words[] = {"error", "warn", "info", "debug"};
+    if (n == 1 && s[0] >= '0' && s[0] <= '3')
+        return s[0] - '0';
+    for (int i = 0; i < 4; i++)
+        if (strlen(words[i]) == n && strncmp(words[i], s, n) == 0)
+            return i;
+    return -1;
+}
+
+int shim_log_configure(const char *spec)
+{
+    if (!spec || !*spec)
+        return 0;
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    int lv = parse_level(spec, n);
+    if (lv < 0) {
+        shim_log_error("TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL error|warn|info|debug; "
+                       "logging errors only", spec);
+        return -1;
+    }
+    if (colon && colon[1]) {
+        int saved = errno;
+        int fd = open(colon + 1, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            shim_log_error("cannot open log file %s: %s; logging to stderr", colon + 1,
+                           strerror(errno));
+        else
+            atomic_store(&file_fd, fd);
+        errno = saved;
+    }
+    atomic_store(&level, lv);
+    return 0;
+}
+
+int shim_log_enabled(int lv) { return lv <= atomic_load_explicit(&level, memory_order_relaxed); }
+
+void shim_log_set_tag(const char *t) { snprintf(tag, sizeof tag, "%s", t ? t : ""); }
+
+void shim_log(int lv, const char *fmt, ...)
+{
+    if (!shim_log_enabled(lv))
+        return;
+    int saved = errno;
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "testmon-shim[%ld]%s%s: %s: ", (long)getpid(),
+                     tag[0] ? " " : "", tag, names[lv]);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof buf)
+        n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof buf - 1)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    int fd = atomic_load(&file_fd);
+    /* Errors go to stderr even when a log file is set: the user must see them. */
+    if (fd < 0 || lv == SHIM_LOG_ERROR) {
+        ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+        (void)w;
+    }
+    if (fd >= 0) {
+        ssize_t w = write(fd, buf, (size_t)n);
+        (void)w;
+    }
+    errno = saved;
+}

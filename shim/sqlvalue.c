@@ -1,0 +1,101 @@
+/* sqlvalue.c: typed value encoding, and running the shim's own SQL. */
+#include "sqlvalue.h"
+#include "log.h"
+#include "real.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *tagged(const char *tag, cJSON *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && v)
+        cJSON_AddItemToObject(o, tag, v);
+    else
+        cJSON_Delete(v);
+    return o;
+}
+
+cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
+{
+    char num[32];
+    switch (REAL(sqlite3_column_type)(stmt, col)) {
+    case SQLITE_INTEGER:
+        snprintf(num, sizeof num, "%" PRId64, (int64_t)REAL(sqlite3_column_int64)(stmt, col));
+        return tagged("i", cJSON_CreateString(num));
+    case SQLITE_FLOAT:
+        return tagged("f", cJSON_CreateNumber(REAL(sqlite3_column_double)(stmt, col)));
+    case SQLITE_TEXT:
+        return cJSON_CreateString((const char *)REAL(sqlite3_column_text)(stmt, col));
+    case SQLITE_BLOB: {
+        const unsigned char *b = REAL(sqlite3_column_blob)(stmt, col);
+        int n = REAL(sqlite3_column_bytes)(stmt, col);
+        char *hex = malloc((size_t)n * 2 + 1);
+        if (!hex)
+            return NULL;
+        for (int i = 0; i < n; i++)
+            snprintf(hex + 2 * i, 3, "%02x", b[i]);
+        hex[2 * n] = 0;
+        cJSON *s = cJSON_CreateString(hex);
+        free(hex);
+        return tagged("b", s);
+    }
+    default:
+        return cJSON_CreateNull();
+    }
+}
+
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+int shim_value_bind(sqlite3_stmt *stmt, int idx, const cJSON *v)
+{
+    if (cJSON_IsNull(v))
+        return REAL(sqlite3_bind_null)(stmt, idx);
+    if (cJSON_IsString(v))
+        return REAL(sqlite3_bind_text)(stmt, idx, v->valuestring, -1, SQLITE_TRANSIENT);
+    if (!cJSON_IsObject(v) || !v->child || v->child->next)
+        return SQLITE_MISMATCH;
+    const cJSON *c = v->child;
+    if (strcmp(c->string, "i") == 0 && cJSON_IsString(c)) {
+        char *end;
+        long long x = strtoll(c->valuestring, &end, 10);
+        return *end ? SQLITE_MISMATCH : REAL(sqlite3_bind_int64)(stmt, idx, x);
+    }
+    if (strcmp(c->string, "f") == 0 && cJSON_IsNumber(c))
+        return REAL(sqlite3_bind_double)(stmt, idx, c->valuedouble);
+    if (strcmp(c->string, "b") == 0 && cJSON_IsString(c)) {
+        size_t len = strlen(c->valuestring);
+        if (len % 2)
+            return SQLITE_MISMATCH;
+        unsigned char *buf = malloc(len / 2 + 1);
+        if (!buf)
+            return SQLITE_NOMEM;
+        int rc = unhex(c->valuestring, buf, len / 2) == 0
+                     ? REAL(sqlite3_bind_blob)(stmt, idx, buf, (int)(len / 2), SQLITE_TRANSIENT)
+                     : SQLITE_MISMATCH;
+        free(buf);
+        return rc;
+    }
+    return SQLITE_MISMATCH;
+}
+
+int shim_sql_exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = REAL(sqlite3_exec)(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        shim_log_debug("internal SQL failed (%d: %s): %.200s", rc, err ? err : "?", sql);
+        REAL(sqlite3_free)(err);
+    }
+    return rc;
+}

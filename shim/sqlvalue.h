@@ -1,0 +1,14 @@
+/* sqlvalue.h: SQLite values <-> JSON, losslessly.
+ * null -> null; integer -> {"i":"<decimal>"} (a JSON number would lose int64 precision);
+ * real -> {"f":<number>}; text -> "<string>"; blob -> {"b":"<hex>"}. */
+#ifndef SHIM_SQLVALUE_H
+#define SHIM_SQLVALUE_H
+#include <cJSON.h>
+#include <sqlite3.h>
+cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col);
+/* Bind v to parameter idx (1-based).  Returns an SQLite result code; SQLITE_MISMATCH if v is not
+ * a value in the encoding above. */
+int shim_value_bind(sqlite3_stmt *stmt, int idx, const cJSON *v);
+/* Run sql on db (all statements); returns an SQLite result code, message logged on error. */
+int shim_sql_exec(sqlite3 *db, const char *sql);
+#endif

@@ -1,0 +1,362 @@
+/* worker.c: waiting, the read-only open, shadows, and copy-on-first-write. */
+#include "worker.h"
+#include "controller.h"
+#include "coord.h"
+#include "journal.h"
+#include "log.h"
+#include "real.h"
+#include "role.h"
+#include "sqlvalue.h"
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Scratch tables that testmon 2.0.0-2.0.12 keep in the main database: keyed by per-process ids
+ * and re-filled by every process, so a worker's rows are its own business and are not handed
+ * over (the controller wrote its own).  From 2.0.13 they are TEMP tables anyway. */
+static const char *const scratch_tables[] = {
+    "mcall_id", "temp_files_checksums", "temp_filenames", "changed_files_fshas",
+    "changed_files_mhashes",
+};
+
+int shim_worker_is_scratch(const char *table)
+{
+    for (size_t i = 0; i < sizeof scratch_tables / sizeof *scratch_tables; i++)
+        if (strcmp(table, scratch_tables[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* CREATE TEMP TABLE statement for main.<table>, from PRAGMA table_info (no foreign keys: the
+ * copy's parents may be views, and the controller's replay enforces them in main). */
+static char *temp_table_ddl(sqlite3 *db, const char *table)
+{
+    char *sql = REAL(sqlite3_mprintf)("PRAGMA main.table_info(\"%w\")", table);
+    sqlite3_stmt *st = NULL;
+    int rc = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL);
+    REAL(sqlite3_free)(sql);
+    if (rc != SQLITE_OK)
+        return NULL;
+    char *cols = NULL, *pk = NULL;
+    int npk = 0, ncols = 0;
+    while (REAL(sqlite3_step)(st) == SQLITE_ROW) {
+        const char *name = (const char *)REAL(sqlite3_column_text)(st, 1);
+        const char *type = (const char *)REAL(sqlite3_column_text)(st, 2);
+        int notnull = (int)REAL(sqlite3_column_int64)(st, 3);
+        const char *dflt = (const char *)REAL(sqlite3_column_text)(st, 4);
+        int pkpos = (int)REAL(sqlite3_column_int64)(st, 5);
+        char *def = REAL(sqlite3_mprintf)("%s\"%w\" %s%s%s%s", ncols ? ", " : "", name,
+                                          type ? type : "", notnull ? " NOT NULL" : "",
+                                          dflt ? " DEFAULT " : "", dflt ? dflt : "");
+        char *joined = REAL(sqlite3_mprintf)("%s%s", cols ? cols : "", def);
+        REAL(sqlite3_free)(cols);
+        REAL(sqlite3_free)(def);
+        cols = joined;
+        if (pkpos) {
+            char *p = REAL(sqlite3_mprintf)("%s%s\"%w\"", pk ? pk : "", pk ? ", " : "", name);
+            REAL(sqlite3_free)(pk);
+            pk = p;
+            npk++;
+        }
+        ncols++;
+    }
+    REAL(sqlite3_finalize)(st);
+    char *ddl = NULL;
+    if (ncols) {
+        /* PRIMARY KEY("id") on a column declared INTEGER is the rowid alias, as inline. */
+        ddl = REAL(sqlite3_mprintf)("CREATE TEMP TABLE \"%w\" (%s%s%s%s)", table, cols,
+                                    npk ? ", PRIMARY KEY (" : "", npk ? pk : "", npk ? ")" : "");
+    }
+    REAL(sqlite3_free)(cols);
+    REAL(sqlite3_free)(pk);
+    return ddl;
+}
+
+/* Recreate main.<table>'s indexes on temp.<table> (unique ones carry constraints). */
+static int copy_indexes(sqlite3 *db, const char *table)
+{
+    char *sql = REAL(sqlite3_mprintf)("SELECT l.name, l.\"unique\", l.origin, "
+                                      "(SELECT group_concat('\"' || replace(i.name, '\"', '\"\"') || '\"', ',') FROM "
+                                      "pragma_index_info(l.name, 'main') i) "
+                                      "FROM pragma_index_list(%Q, 'main') l",
+                                      table);
+    sqlite3_stmt *st = NULL;
+    int rc = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL);
+    REAL(sqlite3_free)(sql);
+    int n = 0;
+    while (rc == SQLITE_OK && REAL(sqlite3_step)(st) == SQLITE_ROW) {
+        int uniq = (int)REAL(sqlite3_column_int64)(st, 1);
+        const char *origin = (const char *)REAL(sqlite3_column_text)(st, 2);
+        const char *cols = (const char *)REAL(sqlite3_column_text)(st, 3);
+        if (!cols || (origin && strcmp(origin, "pk") == 0))
+            continue; /* expressions, or the primary key (already in the table) */
+        char *ddl = REAL(sqlite3_mprintf)("CREATE %sINDEX temp.\"testmon_shim_ix%d_%w\" ON "
+                                          "\"%w\"(%s)", uniq ? "UNIQUE " : "", n++, table, table,
+                                          cols);
+        rc = shim_sql_exec(db, ddl);
+        REAL(sqlite3_free)(ddl);
+    }
+    REAL(sqlite3_finalize)(st);
+    return rc;
+}
+
+/* "c1","c2",... of main.<table> (sqlite3_mprintf string), or NULL. */
+static char *column_list(sqlite3 *db, const char *table)
+{
+    char *sql = REAL(sqlite3_mprintf)("SELECT group_concat('\"' || replace(name, '\"', '\"\"') || "
+                                      "'\"', ', ') FROM pragma_table_info(%Q, 'main')", table);
+    sqlite3_stmt *st = NULL;
+    char *cols = NULL;
+    if (REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        REAL(sqlite3_step)(st) == SQLITE_ROW && REAL(sqlite3_column_text)(st, 0))
+        cols = REAL(sqlite3_mprintf)("%s", REAL(sqlite3_column_text)(st, 0));
+    REAL(sqlite3_finalize)(st);
+    REAL(sqlite3_free)(sql);
+    return cols;
+}
+
+/* Fill temp.<table> from the controller's snapshot rows: [rowid, values...]. */
+static int fill_from_snapshot(sqlite3 *db, const char *table, const cJSON *snap)
+{
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(snap, "columns");
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(snap, "rows");
+    if (!cJSON_IsArray(cols) || !cJSON_IsArray(rows))
+        return SQLITE_MISMATCH;
+    char *names = NULL, *marks = NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cols)
+    {
+        if (!cJSON_IsString(c))
+            return SQLITE_MISMATCH;
+        char *a = REAL(sqlite3_mprintf)("%s, \"%w\"", names ? names : "", c->valuestring);
+        char *b = REAL(sqlite3_mprintf)("%s, ?", marks ? marks : "");
+        REAL(sqlite3_free)(names);
+        REAL(sqlite3_free)(marks);
+        names = a;
+        marks = b;
+    }
+    char *sql = REAL(sqlite3_mprintf)("INSERT INTO temp.\"%w\"(rowid%s) VALUES (?%s)", table,
+                                      names ? names : "", marks ? marks : "");
+    REAL(sqlite3_free)(names);
+    REAL(sqlite3_free)(marks);
+    sqlite3_stmt *st = NULL;
+    int rc = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL);
+    REAL(sqlite3_free)(sql);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        if (rc != SQLITE_OK)
+            break;
+        if (cJSON_GetArraySize(row) != cJSON_GetArraySize(cols) + 1) {
+            rc = SQLITE_MISMATCH;
+            break;
+        }
+        int i = 1;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, row) if (rc == SQLITE_OK) rc = shim_value_bind(st, i++, v);
+        if (rc == SQLITE_OK && (rc = REAL(sqlite3_step)(st)) == SQLITE_DONE)
+            rc = SQLITE_OK;
+        REAL(sqlite3_reset)(st);
+    }
+    REAL(sqlite3_finalize)(st);
+    return rc;
+}
+
+/* Turn the shadow of <table> into a TEMP table: from the snapshot (environment) or a copy of
+ * main's rows; journaled unless it is environment or scratch.  Runs in a savepoint. */
+static int materialise(sqlite3 *db, const char *table, const cJSON *snapshot, int is_view)
+{
+    char *ddl = temp_table_ddl(db, table);
+    if (!ddl)
+        return SQLITE_ERROR;
+    int rc = shim_sql_exec(db, "SAVEPOINT testmon_shim_m");
+    if (rc != SQLITE_OK) {
+        REAL(sqlite3_free)(ddl);
+        return rc;
+    }
+    if (is_view) {
+        char *drop = REAL(sqlite3_mprintf)("DROP VIEW temp.\"%w\"", table);
+        rc = shim_sql_exec(db, drop);
+        REAL(sqlite3_free)(drop);
+    }
+    if (rc == SQLITE_OK)
+        rc = shim_sql_exec(db, ddl);
+    if (rc == SQLITE_OK)
+        rc = copy_indexes(db, table);
+    int from_snapshot = snapshot && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(snapshot,
+                                                                                 "present"));
+    if (rc == SQLITE_OK && from_snapshot) {
+        rc = fill_from_snapshot(db, table, snapshot);
+    } else if (rc == SQLITE_OK && !snapshot) {
+        /* Keep rowids: the journal names rows by rowid, also in tables without an alias. */
+        char *cols = column_list(db, table);
+        char *copy = REAL(sqlite3_mprintf)("INSERT INTO temp.\"%w\"(rowid, %s) SELECT rowid, %s "
+                                           "FROM main.\"%w\"", table, cols, cols, table);
+        rc = cols ? shim_sql_exec(db, copy) : SQLITE_ERROR;
+        REAL(sqlite3_free)(copy);
+        REAL(sqlite3_free)(cols);
+    }
+    if (rc == SQLITE_OK && !snapshot && strcmp(table, SHIM_ENV_TABLE) != 0 &&
+        !shim_worker_is_scratch(table))
+        rc = shim_journal_track(db, table);
+    if (rc != SQLITE_OK)
+        shim_sql_exec(db, "ROLLBACK TO testmon_shim_m");
+    shim_sql_exec(db, "RELEASE testmon_shim_m");
+    REAL(sqlite3_free)(ddl);
+    if (rc != SQLITE_OK)
+        shim_log_error("cannot shadow table %s in this worker (%d); its writes will fail", table,
+                       rc);
+    else
+        shim_log_debug("shadowed table %s with a TEMP copy", table);
+    return rc;
+}
+
+static int install_shadows(sqlite3 *db, const cJSON *snapshot)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = REAL(sqlite3_prepare_v2)(db,
+                                      "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                                      "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                                      -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    char *names[256];
+    int n = 0;
+    while (n < 256 && REAL(sqlite3_step)(st) == SQLITE_ROW)
+        names[n++] = REAL(sqlite3_mprintf)("%s", REAL(sqlite3_column_text)(st, 0));
+    REAL(sqlite3_finalize)(st);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], SHIM_ENV_TABLE) == 0) {
+            rc = materialise(db, names[i], snapshot, 0);
+        } else {
+            char *sql = REAL(sqlite3_mprintf)("CREATE TEMP VIEW \"%w\" AS SELECT * FROM "
+                                              "main.\"%w\"", names[i], names[i]);
+            rc = shim_sql_exec(db, sql);
+            REAL(sqlite3_free)(sql);
+        }
+        REAL(sqlite3_free)(names[i]);
+        if (rc != SQLITE_OK) {
+            for (int j = i + 1; j < n; j++)
+                REAL(sqlite3_free)(names[j]);
+            return rc;
+        }
+    }
+    shim_log_debug("installed %d shadow(s)", n);
+    return SQLITE_OK;
+}
+
+int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+{
+    (void)filename;
+    char label[64];
+    snprintf(label, sizeof label, "worker %s", shim_proc.worker_id);
+    shim_log_set_tag(label);
+    cJSON *run = NULL;
+    enum shim_wait_result w =
+        shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, shim_config.timeout_ms, &run,
+                              &shim_proc.waited_ms);
+    switch (w) {
+    case SHIM_WAIT_MISSING:
+        shim_log_info("no run published by parent pid %ld (testmon 1.0-1.3, or no shim in the "
+                      "controller): stepping aside", shim_proc.run.pid);
+        return SHIM_WORKER_STEP_ASIDE;
+    case SHIM_WAIT_DEAD:
+        shim_log_error("the controller (pid %ld) exited before its run was ready; nothing was "
+                       "written, run pytest again", shim_proc.run.pid);
+        return SHIM_WORKER_REFUSED;
+    case SHIM_WAIT_TIMEOUT:
+        shim_log_error("the controller (pid %ld) did not publish ready within %ld s; raise "
+                       "TESTMON_SHIM_TIMEOUT or look at the controller", shim_proc.run.pid,
+                       shim_config.timeout_ms / 1000);
+        return SHIM_WORKER_REFUSED;
+    case SHIM_WAIT_INVALID:
+        return SHIM_WORKER_REFUSED; /* the reason is already on stderr */
+    case SHIM_WAIT_READY:
+        break;
+    }
+    const cJSON *df = cJSON_GetObjectItemCaseSensitive(run, "datafile");
+    if (!cJSON_IsString(df) || strcmp(df->valuestring, shim_proc.datafile) != 0) {
+        shim_log_info("the controller's datafile is %s, not this one: stepping aside",
+                      cJSON_IsString(df) ? df->valuestring : "?");
+        cJSON_Delete(run);
+        return SHIM_WORKER_STEP_ASIDE;
+    }
+    int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
+             SQLITE_OPEN_READONLY;
+    int rc = REAL(sqlite3_open_v2)(shim_proc.datafile, ppDb, ro, vfs);
+    if (rc == SQLITE_OK && *ppDb) {
+        struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_WORKER);
+        const cJSON *snap = cJSON_GetObjectItemCaseSensitive(run, "environment");
+        if (c && install_shadows(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)
+            shim_log_error("could not install shadows (%s); this worker's writes will fail",
+                           REAL(sqlite3_errmsg)(*ppDb));
+        shim_log_info("opened %s read-only after waiting %ld ms", shim_proc.datafile,
+                      shim_proc.waited_ms);
+    }
+    cJSON_Delete(run);
+    return rc;
+}
+
+struct probe {
+    int count;
+    char names[8][128];
+};
+
+static int probe_auth(void *arg, int action, const char *a1, const char *a2, const char *dbname,
+                      const char *trigger)
+{
+    (void)a2;
+    (void)trigger;
+    struct probe *p = arg;
+    if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) && a1 &&
+        dbname && strcmp(dbname, "temp") == 0 && p->count < 8) {
+        for (int i = 0; i < p->count; i++)
+            if (strcmp(p->names[i], a1) == 0)
+                return SQLITE_OK;
+        snprintf(p->names[p->count++], sizeof p->names[0], "%s", a1);
+    }
+    return SQLITE_OK;
+}
+
+/* Is temp.<name> one of our shadow views (a temp view over a main table of that name)? */
+static int is_shadow_view(sqlite3 *db, const char *name)
+{
+    char *sql = REAL(sqlite3_mprintf)(
+        "SELECT 1 FROM temp.sqlite_master t, main.sqlite_master m WHERE t.type = 'view' AND "
+        "t.name = %Q AND m.type = 'table' AND m.name = %Q", name, name);
+    sqlite3_stmt *st = NULL;
+    int yes = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL) == SQLITE_OK &&
+              REAL(sqlite3_step)(st) == SQLITE_ROW;
+    REAL(sqlite3_finalize)(st);
+    REAL(sqlite3_free)(sql);
+    return yes;
+}
+
+int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_thunk prepare,
+                                     void *args)
+{
+    sqlite3 *db = atomic_load(&c->db);
+    struct probe p = {0};
+    REAL(sqlite3_set_authorizer)(db, probe_auth, &p);
+    prepare(args); /* fails again; the authorizer saw what it tried to write */
+    REAL(sqlite3_set_authorizer)(db, c->user_auth, c->user_auth_arg);
+    int done = 0;
+    for (int i = 0; i < p.count; i++)
+        if (is_shadow_view(db, p.names[i]) && materialise(db, p.names[i], NULL, 1) == SQLITE_OK)
+            done++;
+    return done ? prepare(args) : rc;
+}
+
+void shim_worker_after_step(struct shim_conn *c)
+{
+    if (shim_conn_take_commit(c))
+        shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
+                           shim_proc.worker_id);
+}
+
+void shim_worker_close(struct shim_conn *c)
+{
+    shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
+                       shim_proc.worker_id);
+}
