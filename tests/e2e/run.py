@@ -303,6 +303,14 @@ def print_failure_details(res):
         say("  work dir kept: %s" % res["work_dir"])
 
 
+def short_signature(tags):
+    """The most telling part of a signature, for the table."""
+    errs = [t[4:] for t in tags if t.startswith("err:") and t not in ("err:traceback",)]
+    if errs:
+        return "+".join(errs)
+    return "+".join(t.replace(" differs", "") for t in tags)
+
+
 def print_table(results):
     say("")
     say("%-8s %-6s %-7s %-15s %s" % ("testmon", "python", "steps", "verdict", "notes"))
@@ -314,7 +322,7 @@ def print_table(results):
             notes.append("SKIP: %s" % r.get("reason"))
         if r["verdict"] == "bug reproduced":
             notes.append("expected: " + ", ".join(
-                "%s[%s]" % (s, "|".join(t)) for s, t in sorted(
+                "%s[%s]" % (s, short_signature(t)) for s, t in sorted(
                     r["observed"].items(), key=lambda kv: scenario.STEP_NAMES.index(kv[0]))))
         notes += r.get("notes", [])
         if r["verdict"] == "FAIL":
