@@ -260,18 +260,26 @@ def _multiset_minus(a, b):
     return out
 
 
+RACY = "~racy"
+
+
 def signature_matches(tags, expected):
     """Does an observed tag set match an expected signature?
 
     Every expected tag must be observed, except those written "?tag" (optional: for
     secondary symptoms whose presence depends on timing).  Nothing else may be
-    observed.  An empty expectation matches only an empty observation."""
-    required = {t for t in expected if not t.startswith("?")}
+    observed.  An empty expectation matches only an empty observation.  A signature
+    containing "~racy" also matches a step that agreed (a timing-dependent upstream race,
+    documented in pins.json)."""
+    required = {t for t in expected if not t.startswith(("?", "~"))}
     optional = {t[1:] for t in expected if t.startswith("?")}
     tags = set(tags)
     if not expected:
         return not tags
-    return bool(tags) and required <= tags and tags <= (required | optional)
+    if not tags:
+        # "~racy": an upstream race that does not show on every run; passing is allowed
+        return RACY in expected
+    return required <= tags and tags <= (required | optional)
 
 
 def cell_verdict(step_tags, expected, oracle_problems=None):
@@ -287,6 +295,8 @@ def cell_verdict(step_tags, expected, oracle_problems=None):
         exp = sorted(expected.get(step, []))
         if tags and not exp:
             problems.append("%s: unexpected failure %s" % (step, tags))
+        elif exp and not tags and RACY in exp:
+            continue
         elif exp and not tags:
             problems.append("%s: expected failure %s did not reproduce" % (step, exp))
         elif exp and not signature_matches(tags, exp):

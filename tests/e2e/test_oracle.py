@@ -247,6 +247,13 @@ class Verdict(unittest.TestCase):
         self.assertEqual(oracle.cell_verdict([("a", ["err:x", "exit differs"])], exp)[0], "FAIL")
         self.assertEqual(oracle.cell_verdict([("a", [])], {"a": ["?x"]})[0], "FAIL")
 
+    def test_racy(self):
+        exp = {"a": ["err:x", "~racy"]}
+        self.assertEqual(oracle.cell_verdict([("a", [])], exp)[0], "pass")
+        self.assertEqual(oracle.cell_verdict([("a", ["err:x"])], exp)[0], "bug reproduced")
+        self.assertEqual(oracle.cell_verdict([("a", ["err:y"])], exp)[0], "FAIL")
+        self.assertEqual(oracle.cell_verdict([("a", ["err:x", "err:y"])], exp)[0], "FAIL")
+
     def test_oracle_problem_fails(self):
         self.assertEqual(oracle.cell_verdict([("a", [])], {}, ["a: oracle broken"])[0], "FAIL")
 
