@@ -34,8 +34,6 @@ struct shim_conn *shim_conn_add(sqlite3 *db, int kind)
             slot = &conns[i];
     if (slot) {
         slot->kind = kind;
-        slot->user_auth = NULL;
-        slot->user_auth_arg = NULL;
         atomic_store(&slot->committed, 0);
         atomic_store_explicit(&slot->db, db, memory_order_release);
         atomic_fetch_add(&shim_conn_count, 1);

@@ -16,8 +16,6 @@ struct shim_conn {
     _Atomic(sqlite3 *) db;
     int kind;
     atomic_int committed; /* set by the commit hook, consumed after the step that committed */
-    int (*user_auth)(void *, int, const char *, const char *, const char *, const char *);
-    void *user_auth_arg;
 };
 
 extern atomic_int shim_conn_count;

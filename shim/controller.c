@@ -66,6 +66,16 @@ static long long read_user_version(sqlite3 *db)
     return v;
 }
 
+static int has_tables(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int yes = REAL(sqlite3_prepare_v2)(db, "SELECT 1 FROM main.sqlite_master WHERE type = 'table'",
+                                       -1, &st, NULL) == SQLITE_OK &&
+              REAL(sqlite3_step)(st) == SQLITE_ROW;
+    REAL(sqlite3_finalize)(st);
+    return yes;
+}
+
 /* Write the run file with the current state; lock held. */
 static void publish_locked(const char *new_state)
 {
@@ -117,17 +127,25 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
     return rc;
 }
 
-/* A commit is durable: the run is ready for workers from now on.  testmon's controller finishes
- * initialising (pytest_configure, then the report header) before xdist spawns any worker in its
- * trylast pytest_sessionstart, so the first commit after open is a sound moment to say so; the
- * data version is refreshed on every later publication. */
-void shim_controller_after_step(struct shim_conn *c)
+/* The run is ready once the controller's connection is idle (autocommit, the statement done)
+ * and the file carries a schema (testmon creates its tables in one transaction; user_version is
+ * no witness, 1.4.x's data version is 0).  testmon's controller finishes initialising in
+ * pytest_configure and the report header, and xdist spawns workers only after that, in its
+ * trylast pytest_sessionstart; so no worker can observe a half-initialised file.  Until ready,
+ * each idle point costs one PRAGMA; afterwards nothing. */
+void shim_controller_after_step(struct shim_conn *c, int rc)
 {
-    if (!shim_conn_take_commit(c))
+    if (rc == SQLITE_ROW || strcmp(state, "initialising") != 0)
         return;
+    sqlite3 *db = atomic_load(&c->db);
+    if (!REAL(sqlite3_get_autocommit)(db))
+        return;
+    if (!has_tables(db))
+        return;
+    long long version = read_user_version(db);
     pthread_mutex_lock(&lock);
     if (strcmp(state, "initialising") == 0) {
-        data_version = read_user_version(atomic_load(&c->db));
+        data_version = version;
         publish_locked("ready");
     }
     pthread_mutex_unlock(&lock);

@@ -3,7 +3,7 @@
  * testmon initialises as usual on the controller's read-write connection.  The shim only
  *  - snapshots, at open, the rows of the table every worker re-derives by itself (environment),
  *    so that a worker later sees what the controller saw before it wrote;
- *  - publishes the run: "initialising" at open, "ready" once a transaction has committed;
+ *  - publishes the run: "initialising" at open, "ready" once idle with testmon's schema in place;
  *  - applies, before its own next write, what workers handed over (journal.c): the gw0 test sync
  *    of testmon 1.4-2.1.0 reaches the database this way, in the order a serial run writes it. */
 #ifndef SHIM_CONTROLLER_H
@@ -14,7 +14,7 @@
 int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
 /* Around sqlite3_step / sqlite3_exec on the controller's datafile connection. */
 void shim_controller_before_write(struct shim_conn *c);
-void shim_controller_after_step(struct shim_conn *c);
+void shim_controller_after_step(struct shim_conn *c, int rc);
 void shim_controller_close(struct shim_conn *c);
 /* At exit: mark the run finished (workers that come late then see "finished", not a hang). */
 void shim_controller_exit(void);

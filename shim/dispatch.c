@@ -23,7 +23,7 @@ int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *))
     int rc = real(stmt);
     saved = errno;
     if (c->kind == SHIM_CONN_CONTROLLER)
-        shim_controller_after_step(c);
+        shim_controller_after_step(c, rc);
     else
         shim_worker_after_step(c);
     shim_leave();
@@ -86,7 +86,7 @@ int shim_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char
     int rc = REAL(sqlite3_exec)(db, sql, cb, arg, errmsg);
     saved = errno;
     if (c->kind == SHIM_CONN_CONTROLLER)
-        shim_controller_after_step(c);
+        shim_controller_after_step(c, rc);
     else
         shim_worker_after_step(c);
     shim_leave();
@@ -113,15 +113,3 @@ int shim_close(sqlite3 *db, int (*real)(sqlite3 *))
     return rc;
 }
 
-int shim_set_authorizer(sqlite3 *db,
-                        int (*auth)(void *, int, const char *, const char *, const char *,
-                                    const char *),
-                        void *arg)
-{
-    struct shim_conn *c = shim_conn_find(db);
-    if (c) { /* remembered so the worker's probe can put it back */
-        c->user_auth = auth;
-        c->user_auth_arg = arg;
-    }
-    return REAL(sqlite3_set_authorizer)(db, auth, arg);
-}

@@ -12,8 +12,4 @@ int shim_prepare(enum shim_prepare_variant v, sqlite3 *db, const char *sql, int 
 int shim_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **), void *arg,
               char **errmsg);
 int shim_close(sqlite3 *db, int (*real)(sqlite3 *));
-int shim_set_authorizer(sqlite3 *db,
-                        int (*auth)(void *, int, const char *, const char *, const char *,
-                                    const char *),
-                        void *arg);
 #endif

@@ -51,6 +51,8 @@ static char *cat(char *buf, char *more)
     return r;
 }
 
+/* Trigger bodies may not qualify table names; an unqualified name in a TEMP trigger finds the
+ * TEMP journal table first. */
 int shim_journal_track(sqlite3 *db, const char *table)
 {
     char *ddl = REAL(sqlite3_mprintf)(
@@ -80,12 +82,12 @@ int shim_journal_track(sqlite3 *db, const char *table)
     }
     char *sql = REAL(sqlite3_mprintf)(
         "CREATE TEMP TRIGGER \"testmon_shim_ji_%w\" AFTER INSERT ON temp.\"%w\" BEGIN "
-        "INSERT INTO " JTABLE "(tbl, op, rid, nrid%s) VALUES (%Q, 'I', NEW.rowid, NEW.rowid%s); END;"
+        "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'I', NEW.rowid, NEW.rowid%s); END;"
         "CREATE TEMP TRIGGER \"testmon_shim_ju_%w\" AFTER UPDATE ON temp.\"%w\" "
         "WHEN OLD.rowid IS NOT NEW.rowid%s BEGIN "
-        "INSERT INTO " JTABLE "(tbl, op, rid, nrid%s) VALUES (%Q, 'U', OLD.rowid, NEW.rowid%s); END;"
+        "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'U', OLD.rowid, NEW.rowid%s); END;"
         "CREATE TEMP TRIGGER \"testmon_shim_jd_%w\" AFTER DELETE ON temp.\"%w\" BEGIN "
-        "INSERT INTO " JTABLE "(tbl, op, rid) VALUES (%Q, 'D', OLD.rowid); END;",
+        "INSERT INTO testmon_shim_journal(tbl, op, rid) VALUES (%Q, 'D', OLD.rowid); END;",
         table, table, vcols, table, newv, table, table, changed, vcols, table, newv, table, table,
         table);
     rc = shim_sql_exec(db, sql);

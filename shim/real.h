@@ -13,7 +13,7 @@
 #define SHIM_REAL_FUNCS(X)                                                                       \
     X(sqlite3_open_v2) X(sqlite3_prepare_v2) X(sqlite3_prepare_v3) X(sqlite3_prepare)            \
     X(sqlite3_step) X(sqlite3_exec) X(sqlite3_close) X(sqlite3_close_v2)                         \
-    X(sqlite3_set_authorizer) X(sqlite3_finalize) X(sqlite3_reset) X(sqlite3_db_handle)          \
+    X(sqlite3_finalize) X(sqlite3_reset) X(sqlite3_db_handle)          \
     X(sqlite3_get_autocommit) X(sqlite3_commit_hook) X(sqlite3_busy_timeout) X(sqlite3_errmsg)   \
     X(sqlite3_errcode) X(sqlite3_column_count) X(sqlite3_column_type) X(sqlite3_column_int64)    \
     X(sqlite3_column_double) X(sqlite3_column_text) X(sqlite3_column_blob) X(sqlite3_column_bytes) \

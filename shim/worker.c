@@ -298,27 +298,6 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     return rc;
 }
 
-struct probe {
-    int count;
-    char names[8][128];
-};
-
-static int probe_auth(void *arg, int action, const char *a1, const char *a2, const char *dbname,
-                      const char *trigger)
-{
-    (void)a2;
-    (void)trigger;
-    struct probe *p = arg;
-    if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) && a1 &&
-        dbname && strcmp(dbname, "temp") == 0 && p->count < 8) {
-        for (int i = 0; i < p->count; i++)
-            if (strcmp(p->names[i], a1) == 0)
-                return SQLITE_OK;
-        snprintf(p->names[p->count++], sizeof p->names[0], "%s", a1);
-    }
-    return SQLITE_OK;
-}
-
 /* Is temp.<name> one of our shadow views (a temp view over a main table of that name)? */
 static int is_shadow_view(sqlite3 *db, const char *name)
 {
@@ -333,19 +312,37 @@ static int is_shadow_view(sqlite3 *db, const char *name)
     return yes;
 }
 
+/* "cannot modify X because it is a view" is how SQLite refuses, at prepare, a write to a view
+ * without INSTEAD OF triggers (sqlite3IsReadOnly); it is raised before the authorizer sees
+ * UPDATE or DELETE, so the message is the one reliable witness.  Only our own shadows are acted
+ * on: a view of the same name over a main table. */
+static int written_view(sqlite3 *db, char *name, size_t namesz)
+{
+    static const char head[] = "cannot modify ", tail[] = " because it is a view";
+    const char *msg = REAL(sqlite3_errmsg)(db);
+    size_t len = msg ? strlen(msg) : 0, hl = sizeof head - 1, tl = sizeof tail - 1;
+    if (len <= hl + tl || strncmp(msg, head, hl) != 0 || strcmp(msg + len - tl, tail) != 0 ||
+        len - hl - tl >= namesz)
+        return 0;
+    memcpy(name, msg + hl, len - hl - tl);
+    name[len - hl - tl] = 0;
+    return is_shadow_view(db, name);
+}
+
 int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_thunk prepare,
                                      void *args)
 {
     sqlite3 *db = atomic_load(&c->db);
-    struct probe p = {0};
-    REAL(sqlite3_set_authorizer)(db, probe_auth, &p);
-    prepare(args); /* fails again; the authorizer saw what it tried to write */
-    REAL(sqlite3_set_authorizer)(db, c->user_auth, c->user_auth_arg);
-    int done = 0;
-    for (int i = 0; i < p.count; i++)
-        if (is_shadow_view(db, p.names[i]) && materialise(db, p.names[i], NULL, 1) == SQLITE_OK)
-            done++;
-    return done ? prepare(args) : rc;
+    char name[256];
+    /* One view per round: a statement names few tables, and each round makes progress. */
+    for (int round = 0; round < 16 && rc == SQLITE_ERROR && written_view(db, name, sizeof name);
+         round++) {
+        int failed = materialise(db, name, NULL, 1) != SQLITE_OK;
+        rc = prepare(args); /* on failure this restores the caller's error message */
+        if (failed)
+            break;
+    }
+    return rc;
 }
 
 void shim_worker_after_step(struct shim_conn *c)

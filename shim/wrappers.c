@@ -96,18 +96,5 @@ SHIM_EXPORT int sqlite3_close_v2(sqlite3 *db)
     return shim_close(db, real);
 }
 
-SHIM_EXPORT int sqlite3_set_authorizer(sqlite3 *db,
-                                       int (*auth)(void *, int, const char *, const char *,
-                                                   const char *, const char *),
-                                       void *arg)
-{
-    __typeof__(&sqlite3_set_authorizer) real = REAL(sqlite3_set_authorizer);
-    if (!real)
-        return SQLITE_MISUSE;
-    if (UNMANAGED())
-        return real(db, auth, arg);
-    return shim_set_authorizer(db, auth, arg);
-}
-
 /* The one non-SQLite export: lets tools and tests ask a process whether the shim is loaded. */
 SHIM_EXPORT const char *testmon_shim_version(void) { return TESTMON_SHIM_VERSION; }
