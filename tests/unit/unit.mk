@@ -1,0 +1,27 @@
+# C unit tests of the shim's modules (tests/unit/).  Meant to be included by the main Makefile.
+#   make unit                          build build/tests/unit/test_* and run them all
+#   make unit BUILD=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined'
+#                                      the same against shim objects built another way
+#   UNIT_CFLAGS / UNIT_LDFLAGS         extra flags for the test programs only
+#   UNIT_RUN='valgrind -q'             a prefix for each test program
+# Each program links the shim's objects except wrappers.o (so it defines no sqlite3_* symbol of
+# its own) and the real libsqlite3; test_real_dl deliberately links no libsqlite3.
+UNIT_BUILD   ?= $(BUILD)/tests/unit
+UNIT_CFLAGS  ?=
+UNIT_LDFLAGS ?=
+UNIT_RUN     ?=
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(UNIT_BUILD)/%)
+UNIT_OBJS   = $(filter-out $(BUILD)/shim/wrappers.o,$(SHIM_OBJS))
+UNIT_LIBS   = -lsqlite3 $(CJSON_LIBS) -ldl -lpthread
+
+.PHONY: unit
+unit: $(UNIT_BINS)
+	@sh tests/unit/run.sh '$(UNIT_RUN)' $(UNIT_BINS)
+
+$(UNIT_BUILD)/test_real_dl: UNIT_LIBS = $(CJSON_LIBS) -ldl -lpthread
+
+$(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(UNIT_CFLAGS) $(CJSON_CFLAGS) -Ishim -o $@ $< $(UNIT_OBJS) \
+		$(UNIT_LDFLAGS) $(UNIT_LIBS)
