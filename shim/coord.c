@@ -1,6 +1,7 @@
 /* coord.c: coordination files: naming, safe atomic writes, safe reads, and the bounded wait. */
 #include "coord.h"
 #include "log.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -201,6 +202,20 @@ cJSON *shim_coord_read(const char *dir, const char *name, int *missing)
     return json;
 }
 
+int shim_coord_any_run_of(const char *dir, long pid)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "run-%ld-", pid), found = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && !found && (e = readdir(d)))
+        found = strncmp(e->d_name, prefix, (size_t)n) == 0 &&
+                strchr(e->d_name + n, '.') && strcmp(strchr(e->d_name + n, '.'), ".json") == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static long now_ms(void)
 {
     struct timespec ts;
@@ -240,6 +255,11 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     enum shim_wait_result res;
     int fd = -1;
     *out = NULL;
+    if (run->start == 0) { /* the controller exited before we looked */
+        *waited_ms = 0;
+        errno = saved;
+        return shim_coord_any_run_of(dir, run->pid) ? SHIM_WAIT_DEAD : SHIM_WAIT_MISSING;
+    }
     for (int round = 0;; round++) {
         int r = check_ready(dir, file, out);
         if (r == 1) {

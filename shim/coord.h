@@ -48,6 +48,9 @@ enum shim_wait_result {
 };
 /* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
  * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file. */
+/* Is there a run file of any run of controller pid `pid` (used when its start time is unknown
+ * because it has exited)? */
+int shim_coord_any_run_of(const char *dir, long pid);
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
                                             long timeout_ms, cJSON **out, long *waited_ms);
 #endif

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 _Thread_local int shim_depth;
+long shim_initial_ppid;
 
 static void child_after_fork(void)
 {
@@ -32,6 +34,9 @@ static int is_off(const char *v)
 __attribute__((constructor)) static void shim_init(void)
 {
     int saved = errno;
+    /* An xdist worker's parent is its controller; if the controller dies before the worker opens
+     * the datafile, getppid() then names a reaper, so remember the parent we started under. */
+    shim_initial_ppid = (long)getppid();
     shim_log_configure(getenv("TESTMON_SHIM_LOG"));
     shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
     const char *t = getenv("TESTMON_SHIM_TIMEOUT");

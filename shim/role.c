@@ -55,8 +55,10 @@ static enum shim_role decide(const char *canonical)
         return SHIM_ROLE_BYSTANDER;
     if (wid && *wid) {
         snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "%s", wid);
-        shim_proc.run.pid = (long)getppid();
-        shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
+        shim_proc.run.pid = shim_initial_ppid ? shim_initial_ppid : (long)getppid();
+        /* 0 if the parent is gone: worker_open then tells a dead controller from none. */
+        shim_proc.run.start = getppid() == shim_proc.run.pid
+                                  ? shim_proc_starttime(shim_proc.run.pid) : 0;
         shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
         return SHIM_ROLE_WORKER; /* confirmed by worker_open, which may step aside */
     }

@@ -35,6 +35,8 @@ struct shim_config {
     long timeout_ms; /* TESTMON_SHIM_TIMEOUT seconds, default 60 */
 };
 extern struct shim_config shim_config;
+/* getppid() when the library was loaded (init.c). */
+extern long shim_initial_ppid;
 
 /* sqlite3_open_v2 with the policy for this process's role applied. */
 int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""A stand-in for a pytest-testmon controller and its xdist workers, for process-level tests.
+
+Named pytest_*.py because the shim recognises a controller by a pytest command line.  It speaks
+to .testmondata the way testmon does (Python's sqlite3, unqualified table names, implicit BEGIN)
+and prints one JSON line per process on stdout for the test to inspect.
+
+  pytest_fake.py controller DIR [--workers N] [--delay S] [--die-before-ready]
+                 [--worker-sql SQL]...   statements every worker executes after opening
+  pytest_fake.py worker DIR [--worker-sql SQL]...   (run with PYTEST_XDIST_WORKER set)
+"""
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+SCHEMA = """
+CREATE TABLE environment (id INTEGER PRIMARY KEY ASC, environment_name TEXT,
+    system_packages TEXT, python_version TEXT,
+    UNIQUE (environment_name, system_packages, python_version));
+CREATE TABLE test_execution (id INTEGER PRIMARY KEY ASC, environment_id INTEGER,
+    test_name TEXT, duration FLOAT, failed BIT, forced BIT,
+    FOREIGN KEY(environment_id) REFERENCES environment(id));
+CREATE TABLE mcall_id (id INTEGER PRIMARY KEY ASC, exec_id INTEGER);
+CREATE TABLE metadata (dataid TEXT PRIMARY KEY, data TEXT);
+"""
+
+
+def controller(a):
+    path = os.path.join(a.dir, ".testmondata")
+    con = sqlite3.connect(path, timeout=60)
+    con.execute("PRAGMA journal_mode = WAL")
+    fresh = not con.execute("SELECT 1 FROM sqlite_master").fetchall()
+    workers = []
+    for i in range(a.workers):  # spawned before the schema exists: they must wait for ready
+        env = dict(os.environ, PYTEST_XDIST_WORKER="gw%d" % i)
+        args = [sys.executable, os.path.abspath(__file__), "worker", a.dir]
+        for sql in a.worker_sql:
+            args += ["--worker-sql", sql]
+        workers.append(subprocess.Popen(args, env=env))
+    time.sleep(a.delay)
+    if a.die_before_ready:
+        os._exit(3)
+    if fresh:  # one transaction, as the shim may call the run ready at any idle point
+        con.execute("BEGIN")
+        for stmt in SCHEMA.split(";"):
+            if stmt.strip():
+                con.execute(stmt)
+        con.commit()
+    with con:
+        con.execute("INSERT OR IGNORE INTO environment VALUES (NULL, 'default', 'pkgs', '3')")
+        con.execute("INSERT OR IGNORE INTO test_execution VALUES (1, 1, 't::a', 0.1, 0, 1)")
+    con.execute("SELECT count(*) FROM environment").fetchall()
+    rcs = [w.wait() for w in workers]
+    with con:  # the controller's next write applies what workers handed over
+        con.execute("INSERT OR REPLACE INTO metadata VALUES ('done', '1')")
+    rows = con.execute("SELECT id, test_name, forced FROM test_execution ORDER BY id").fetchall()
+    print(json.dumps({"role": "controller", "worker_rcs": rcs, "test_execution": rows}))
+    return max(rcs, default=0)
+
+
+def worker(a):
+    path = os.path.join(a.dir, ".testmondata")
+    t0 = time.monotonic()
+    try:
+        con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=60)
+        con.execute("SELECT 1").fetchall()
+    except sqlite3.Error as e:
+        print(json.dumps({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
+                          "open_error": str(e), "waited": time.monotonic() - t0}))
+        return 4
+    waited = time.monotonic() - t0
+    results = []
+    for sql in a.worker_sql:
+        try:
+            with con:
+                cur = con.execute(sql)
+                results.append({"sql": sql, "ok": True, "rowcount": cur.rowcount,
+                                "lastrowid": cur.lastrowid, "rows": cur.fetchall()})
+        except sqlite3.Error as e:
+            results.append({"sql": sql, "ok": False, "error": type(e).__name__ + ": " + str(e)})
+    print(json.dumps({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
+                      "waited": waited, "results": results}))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=["controller", "worker"])
+    p.add_argument("dir")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--die-before-ready", action="store_true")
+    p.add_argument("--worker-sql", action="append", default=[])
+    a = p.parse_args()
+    sys.stdout.flush()
+    return controller(a) if a.role == "controller" else worker(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# Process-level behaviour of libtestmon_shim.so: roles, waiting, read-only workers, hand-over,
+# bystanders and switches.  Uses helpers/pytest_fake.py as controller and workers.
+
+load helpers/common
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+@test "exports only the interposed sqlite3_* functions and the version symbol" {
+    run bash -c "nm -D --defined-only '$SHIM' | awk '{print \$3}' | sort"
+    assert_success
+    assert_output "$(printf '%s\n' sqlite3_close sqlite3_close_v2 sqlite3_exec sqlite3_open_v2 \
+        sqlite3_prepare sqlite3_prepare_v2 sqlite3_prepare_v3 sqlite3_step testmon_shim_version)"
+}
+
+@test "does not link libsqlite3" {
+    run bash -c "readelf -d '$SHIM' | grep NEEDED"
+    assert_success
+    refute_output --partial sqlite
+}
+
+@test "bystanders: sqlite3 CLI, git, bash behave exactly as without the shim" {
+    command -v sqlite3 >/dev/null || skip "sqlite3 CLI not installed"
+    for cmd in "sqlite3 :memory: 'select 1+1; create table t(x); insert into t values(3); select * from t;'" \
+               "git --version" "bash -c 'echo hi; exit 3'" "sqlite3 $WORK/.testmondata 'create table a(x); select count(*) from a'"; do
+        run bash -c "$cmd"; want_out="$output"; want_status="$status"
+        rm -f "$WORK/.testmondata"
+        preloaded bash -c "$cmd"
+        assert_equal "$output" "$want_out"
+        assert_equal "$status" "$want_status"
+        assert_equal "$stderr" ""
+        rm -f "$WORK/.testmondata"
+    done
+    [ ! -e "$WORK/.testmon-shim" ]
+}
+
+@test "a non-pytest Python process opening .testmondata is a bystander" {
+    preloaded "$PY" -c "import sqlite3; c = sqlite3.connect('.testmondata'); c.execute('create table t(x)'); c.commit()"
+    assert_success
+    assert_equal "$stderr" ""
+    [ ! -e "$WORK/.testmon-shim" ]
+}
+
+@test "controller publishes its run: ready after initialising, finished at exit, mode 0600 in a 0700 dir" {
+    preloaded "$PY" "$FAKE" controller "$WORK" --workers 0
+    assert_success
+    run bash -c "ls $WORK/.testmon-shim/run-*.json | wc -l"
+    assert_output 1
+    run "$PY" -c "import glob, json; print(json.load(open(glob.glob('$WORK/.testmon-shim/run-*.json')[0]))['state'])"
+    assert_output finished
+    run stat -c %a "$WORK/.testmon-shim" "$(ls $WORK/.testmon-shim/run-*.json)"
+    assert_output "$(printf '700\n600')"
+}
+
+@test "workers wait for ready, then see the controller's state before it wrote, read-only" {
+    preloaded "$PY" "$FAKE" controller "$WORK" --workers 2 --delay 0.5 \
+        --worker-sql "SELECT * FROM environment" \
+        --worker-sql "INSERT INTO environment VALUES (NULL, 'default', 'pkgs', '3')" \
+        --worker-sql "INSERT INTO environment VALUES (NULL, 'default', 'pkgs', '3')"
+    assert_success
+    # they waited for the controller (0.5 s), and not much longer
+    run json_field gw0 "0.2 < d['waited'] < 3"
+    assert_output True
+    # the environment as the controller saw it at open: empty; the insert gets the controller's id
+    run json_field gw1 "d['results'][0]['rows'], d['results'][1]['lastrowid']"
+    assert_output "([], 1)"
+    # the same insert again is the UNIQUE violation testmon expects (IntegrityError)
+    run json_field gw1 "d['results'][2]['error']"
+    assert_output --partial "IntegrityError: UNIQUE constraint failed"
+    # nothing a worker wrote to environment reached the file
+    run "$PY" -c "import sqlite3; print(sqlite3.connect('$WORK/.testmondata').execute('select count(*) from environment').fetchone()[0])"
+    assert_output 1
+}
+
+@test "a worker's write to a main table is handed to the controller, which applies it" {
+    preloaded "$PY" "$FAKE" controller "$WORK" --workers 1 \
+        --worker-sql "UPDATE test_execution SET forced = NULL" \
+        --worker-sql "SELECT forced FROM test_execution"
+    assert_success
+    run json_field gw0 "d['results'][0]['rowcount'], d['results'][1]['rows']"
+    assert_output "(1, [[None]])"
+    run json_field controller "d['test_execution']"
+    assert_output "[[1, 't::a', None]]"
+    run bash -c "ls $WORK/.testmon-shim/ | grep -c journal"
+    assert_output 0   # applied and removed
+}
+
+@test "a worker's write to per-process scratch tables stays in the worker" {
+    preloaded "$PY" "$FAKE" controller "$WORK" --workers 1 \
+        --worker-sql "INSERT INTO mcall_id VALUES (NULL, 7)"
+    assert_success
+    run json_field gw0 "d['results'][0]['ok']"
+    assert_output True
+    run "$PY" -c "import sqlite3; print(sqlite3.connect('$WORK/.testmondata').execute('select count(*) from mcall_id').fetchone()[0])"
+    assert_output 0
+}
+
+@test "a worker whose controller dies before ready fails at once with one clear line" {
+    for delay in 0 0.5; do  # dies before the worker opens; dies while the worker waits
+        rm -rf .testmondata* .testmon-shim
+        preloaded env TESTMON_SHIM_TIMEOUT=30 "$PY" "$FAKE" controller "$WORK" --workers 1 --delay $delay --die-before-ready
+        assert_equal "$status" 3
+        run json_field gw0 "d['open_error'], d['waited'] < 2"
+        assert_output "('unable to open database file', True)"
+        [[ "$stderr" == *"worker gw0: error: the controller (pid "*") exited before its run was ready; nothing was written, run pytest again"* ]]
+        [ "$(grep -c 'testmon-shim' <<<"$stderr")" -eq 1 ]
+    done
+}
+
+@test "a worker never waits past TESTMON_SHIM_TIMEOUT" {
+    preloaded env TESTMON_SHIM_TIMEOUT=1 "$PY" "$FAKE" controller "$WORK" --workers 1 --delay 4
+    run json_field gw0 "d['open_error'], 0.8 < d['waited'] < 2"
+    assert_output "('unable to open database file', True)"
+    [[ "$stderr" == *"did not publish ready within 1 s; raise TESTMON_SHIM_TIMEOUT"* ]]
+    [ "$(grep -c 'testmon-shim' <<<"$stderr")" -eq 1 ]
+}
+
+@test "workers of a controller that never opened the datafile step aside at once (testmon 1.0-1.3)" {
+    "$PY" -c "import sqlite3; c = sqlite3.connect('.testmondata'); c.execute('create table t(x)'); c.commit()"
+    SECONDS=0
+    preloaded env PYTEST_XDIST_WORKER=gw0 "$PY" -c "
+import sqlite3; c = sqlite3.connect('.testmondata'); c.execute('insert into t values (1)'); c.commit()
+print(c.execute('select count(*) from t').fetchone()[0])"
+    assert_success
+    assert_output 1
+    assert_equal "$stderr" ""
+    [ "$SECONDS" -lt 3 ]
+}
+
+@test "TESTMON_SHIM=off is a pure pass-through" {
+    preloaded env TESTMON_SHIM=off "$PY" "$FAKE" controller "$WORK" --workers 1 \
+        --worker-sql "INSERT INTO environment VALUES (NULL, 'x', 'y', 'z')"
+    [ ! -e "$WORK/.testmon-shim" ]
+    run json_field gw0 "d['results'][0]['error']"
+    assert_output --partial "readonly database"
+}
+
+@test "TESTMON_SHIM_LOG=info:FILE logs there, stderr stays silent" {
+    preloaded env TESTMON_SHIM_LOG="info:$WORK/shim.log" "$PY" "$FAKE" controller "$WORK" --workers 1
+    assert_success
+    assert_equal "$stderr" ""
+    run grep -c "published .* ready" "$WORK/shim.log"
+    assert_output 1
+    run grep -c "worker gw0: info: opened" "$WORK/shim.log"
+    assert_output 1
+}
+
+@test "a bad TESTMON_SHIM_LOG value is one clear error line and nothing else breaks" {
+    preloaded env TESTMON_SHIM_LOG=loud "$PY" -c "print(42)"
+    assert_success
+    assert_output 42
+    [[ "$stderr" == *"TESTMON_SHIM_LOG=loud is not LEVEL[:FILE]"* ]]
+}
+
+@test "a symlink planted as the run file is refused, never followed" {
+    "$PY" -c "import sqlite3; c = sqlite3.connect('.testmondata'); c.execute('create table t(x)'); c.commit()"
+    ln -s /etc/passwd "$WORK/decoy"
+    mkdir -m 700 .testmon-shim
+    # a parent that plants a link where its own run file would be, then starts a worker
+    preloaded "$PY" -c "
+import os, subprocess, sys
+start = open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19]
+os.symlink('$WORK/decoy', '.testmon-shim/run-%d-%s.json' % (os.getpid(), start))
+sys.exit(subprocess.call([sys.executable, '-c', 'import sqlite3; sqlite3.connect(\".testmondata\").execute(\"select 1\")'],
+                         env=dict(os.environ, PYTEST_XDIST_WORKER='gw0')))"
+    assert_failure
+    [[ "$stderr" == *"refusing coordination file"*"(a symlink?); remove it"* ]]
+    [ "$(cat /etc/passwd | wc -c)" -gt 0 ]
+}
