@@ -1,0 +1,601 @@
+/* test_coord.c: process identity, the coordination directory and files, the bounded wait. */
+#include "coord.h"
+#include "unit.h"
+#include <dirent.h>
+#include <sys/prctl.h>
+
+#define ERRNO_MARK 4242
+
+/* Field 22 of /proc/<pid>/stat, parsed independently of coord.c. */
+static unsigned long long stat_start(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char *s = unit_read_file(path, NULL);
+    if (!s)
+        return 0;
+    char *p = strrchr(s, ')');
+    unsigned long long v = 0;
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+     * stime cutime cstime priority nice threads itrealvalue starttime */
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                      "%*d %llu", &v);
+    free(s);
+    return v;
+}
+
+static char proc_state(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char *s = unit_read_file(path, NULL);
+    char *p = s ? strrchr(s, ')') : NULL;
+    char c = p ? p[2] : 0;
+    free(s);
+    return c;
+}
+
+/* A child that waits on a pipe; *release lets it exit with status 0. */
+static pid_t blocked_child(int *release)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        exit(2);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        char c;
+        ssize_t r = read(p[0], &c, 1);
+        (void)r;
+        _exit(0);
+    }
+    close(p[0]);
+    *release = p[1];
+    return pid;
+}
+
+static void test_starttime(void)
+{
+    unsigned long long me = shim_proc_starttime(getpid());
+    CHECK(me > 0, "own start time");
+    CHECK_EQ_INT(me, stat_start(getpid()));
+    /* comm may contain spaces and parentheses */
+    char old[17] = "";
+    prctl(PR_GET_NAME, old, 0, 0, 0);
+    prctl(PR_SET_NAME, "a) b (c) d", 0, 0, 0);
+    CHECK_EQ_INT(shim_proc_starttime(getpid()), me);
+    prctl(PR_SET_NAME, old, 0, 0, 0);
+
+    int rel;
+    pid_t child = blocked_child(&rel);
+    unsigned long long cs = shim_proc_starttime(child);
+    CHECK(cs > 0 && cs >= me, "a live child's start time (%llu)", cs);
+    close(rel);
+    waitpid(child, NULL, 0);
+    errno = ERRNO_MARK;
+    CHECK_EQ_INT(shim_proc_starttime(child), 0);
+    CHECK_EQ_INT(errno, ERRNO_MARK);
+    CHECK_EQ_INT(shim_proc_starttime(0), 0);
+    CHECK_EQ_INT(shim_proc_starttime(-1), 0);
+}
+
+static void test_run_alive(void)
+{
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    errno = ERRNO_MARK;
+    CHECK(shim_run_alive(&self), "self is alive");
+    CHECK_EQ_INT(errno, ERRNO_MARK);
+    struct shim_run reused = {getpid(), self.start + 1};
+    CHECK(!shim_run_alive(&reused), "same pid, different start: a reused pid");
+    struct shim_run zero = {0, self.start}, neg = {-1, self.start};
+    CHECK(!shim_run_alive(&zero), "pid 0");
+    CHECK(!shim_run_alive(&neg), "pid -1");
+    struct shim_run init = {1, shim_proc_starttime(1)};
+    CHECK(shim_run_alive(&init), "pid 1 with its start time");
+
+    /* a dead child, reaped */
+    int rel;
+    pid_t child = blocked_child(&rel);
+    struct shim_run c = {child, shim_proc_starttime(child)};
+    CHECK(shim_run_alive(&c), "a live child");
+    close(rel);
+    waitpid(child, NULL, 0);
+    errno = ERRNO_MARK;
+    CHECK(!shim_run_alive(&c), "a dead child");
+    CHECK_EQ_INT(errno, ERRNO_MARK);
+
+    /* a zombie: exited, not reaped, still in /proc with its start time */
+    child = blocked_child(&rel);
+    struct shim_run z = {child, shim_proc_starttime(child)};
+    close(rel);
+    for (int i = 0; i < 200 && proc_state(child) != 'Z'; i++)
+        unit_sleep_ms(5);
+    CHECK(proc_state(child) == 'Z', "the child is a zombie");
+    CHECK_EQ_INT(shim_proc_starttime(child), z.start);
+    CHECK(!shim_run_alive(&z), "a zombie is not alive");
+    waitpid(child, NULL, 0);
+}
+
+static void test_coord_dir(void)
+{
+    char out[PATH_MAX];
+    unsetenv("TESTMON_SHIM_DIR");
+    CHECK(shim_coord_dir("/a/b/.testmondata", out, sizeof out) == 0, "");
+    CHECK_STR(out, "/a/b/.testmon-shim");
+    CHECK(shim_coord_dir("/.testmondata", out, sizeof out) == 0, "");
+    CHECK_STR(out, "/.testmon-shim");
+    char small[10];
+    CHECK(shim_coord_dir("/a/b/.testmondata", small, sizeof small) == -1, "too long");
+    setenv("TESTMON_SHIM_DIR", "/x/y", 1);
+    CHECK(shim_coord_dir("/a/b/.testmondata", out, sizeof out) == 0, "");
+    CHECK_STR(out, "/x/y");
+    CHECK(shim_coord_dir("/a/b/.testmondata", small, 4) == -1, "$TESTMON_SHIM_DIR too long");
+    setenv("TESTMON_SHIM_DIR", "", 1);
+    CHECK(shim_coord_dir("/a/b/.testmondata", out, sizeof out) == 0, "");
+    CHECK_STR(out, "/a/b/.testmon-shim");
+    unsetenv("TESTMON_SHIM_DIR");
+    struct shim_run r = {123, 456789ULL};
+    shim_coord_run_name(&r, out, sizeof out);
+    CHECK_STR(out, "run-123-456789");
+}
+
+/* ensure_dir(dir) with stderr captured; returns rc, *msg gets what was logged. */
+static int ensure(const char *dir, char **msg)
+{
+    struct unit_capture cap = unit_capture_start(2);
+    errno = ERRNO_MARK;
+    int rc = shim_coord_ensure_dir(dir);
+    int e = errno;
+    *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(e, ERRNO_MARK);
+    return rc;
+}
+
+static void test_ensure_dir(void)
+{
+    const char *T = unit_tmpdir();
+    char d[PATH_MAX], f[PATH_MAX], *msg;
+    struct stat st;
+    mode_t old = umask(022);
+
+    snprintf(d, sizeof d, "%s/new", T);
+    CHECK_EQ_INT(ensure(d, &msg), 0);
+    CHECK_STR(msg, "");
+    free(msg);
+    CHECK(lstat(d, &st) == 0 && S_ISDIR(st.st_mode), "created");
+    CHECK_EQ_INT(st.st_mode & 0777, 0700);
+    CHECK_EQ_INT(ensure(d, &msg), 0); /* already there, ours */
+    free(msg);
+
+    snprintf(d, sizeof d, "%s/ok755", T);
+    mkdir(d, 0755);
+    CHECK_EQ_INT(ensure(d, &msg), 0);
+    free(msg);
+
+    snprintf(d, sizeof d, "%s/link", T);
+    snprintf(f, sizeof f, "%s/new", T);
+    CHECK(symlink(f, d) == 0, "symlink");
+    CHECK_EQ_INT(ensure(d, &msg), -1);
+    CHECK_CONTAINS(msg, d);
+    free(msg);
+
+    snprintf(d, sizeof d, "%s/afile", T);
+    unit_write_file(d, "x");
+    CHECK_EQ_INT(ensure(d, &msg), -1);
+    CHECK_CONTAINS(msg, "not a directory");
+    free(msg);
+
+    static const mode_t bad[] = {0770, 0702, 0777, 0720};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(d, sizeof d, "%s/bad%o", T, (unsigned)bad[i]);
+        mkdir(d, 0700);
+        chmod(d, bad[i]);
+        CHECK(ensure(d, &msg) == -1, "mode %o refused", (unsigned)bad[i]);
+        CHECK_CONTAINS(msg, "writable by others");
+        free(msg);
+    }
+
+    snprintf(d, sizeof d, "%s/no/such/parent", T);
+    CHECK_EQ_INT(ensure(d, &msg), -1);
+    CHECK_CONTAINS(msg, "cannot create");
+    free(msg);
+
+    if (geteuid() == 0) {
+        snprintf(d, sizeof d, "%s/theirs", T);
+        mkdir(d, 0700);
+        CHECK(chown(d, 65534, 65534) == 0, "chown");
+        CHECK_EQ_INT(ensure(d, &msg), -1);
+        CHECK_CONTAINS(msg, "belongs to uid 65534");
+        free(msg);
+    } else {
+        unit_skip("a directory owned by another uid needs root (chown)");
+    }
+    umask(old);
+}
+
+static int count_entries(const char *dir, int hidden_only)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!hidden_only || e->d_name[0] == '.'))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* read with stderr captured; *msg (if given) gets the log, else it must be empty. */
+static cJSON *rd(const char *dir, const char *name, int *missing, char **msg)
+{
+    struct unit_capture cap = unit_capture_start(2);
+    errno = ERRNO_MARK;
+    *missing = -1;
+    cJSON *j = shim_coord_read(dir, name, missing);
+    int e = errno;
+    char *m = unit_capture_end(&cap);
+    CHECK_EQ_INT(e, ERRNO_MARK);
+    if (msg)
+        *msg = m;
+    else
+        free(m);
+    return j;
+}
+
+static void test_write_read(void)
+{
+    const char *T = unit_tmpdir();
+    char p[PATH_MAX], *msg;
+    int missing;
+    struct stat st;
+    mode_t old = umask(0); /* the mode must come from the shim, not from the umask */
+    errno = ERRNO_MARK;
+    CHECK_EQ_INT(shim_coord_write(T, "a.json", "{\"x\":1,\"s\":\"caf\xc3\xa9\"}"), 0);
+    CHECK_EQ_INT(errno, ERRNO_MARK);
+    umask(old);
+    snprintf(p, sizeof p, "%s/a.json", T);
+    CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode), "written");
+    CHECK_EQ_INT(st.st_mode & 0777, 0600);
+    CHECK_EQ_INT(count_entries(T, 0), 1);
+    cJSON *j = rd(T, "a.json", &missing, NULL);
+    CHECK(j && missing == 0, "read back");
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "x") ? cJSON_GetObjectItem(j, "x")->valueint : -1, 1);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "s")), "caf\xc3\xa9");
+    cJSON_Delete(j);
+    /* overwrite: the new contents, still one file, no temporaries left behind */
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(shim_coord_write(T, "a.json", "{\"x\":2}"), 0);
+    j = rd(T, "a.json", &missing, NULL);
+    CHECK_EQ_INT(j && cJSON_GetObjectItem(j, "x") ? cJSON_GetObjectItem(j, "x")->valueint : -1, 2);
+    cJSON_Delete(j);
+    CHECK_EQ_INT(count_entries(T, 0), 1);
+    CHECK_EQ_INT(count_entries(T, 1), 0);
+
+    j = rd(T, "missing.json", &missing, &msg);
+    CHECK(!j && missing == 1, "a missing file is reported as missing");
+    CHECK_STR(msg, "");
+    free(msg);
+
+    /* into a directory that does not exist: -1, logged, errno kept */
+    snprintf(p, sizeof p, "%s/nodir", T);
+    struct unit_capture cap = unit_capture_start(2);
+    errno = ERRNO_MARK;
+    int rc = shim_coord_write(p, "a.json", "{}");
+    int e = errno;
+    msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(rc, -1);
+    CHECK_EQ_INT(e, ERRNO_MARK);
+    CHECK_CONTAINS(msg, "cannot create");
+    free(msg);
+    /* onto a symlink: the rename replaces the link itself, the target is untouched */
+    char target[PATH_MAX], link[PATH_MAX];
+    snprintf(target, sizeof target, "%s/target", T);
+    unit_write_file(target, "precious");
+    snprintf(link, sizeof link, "%s/l.json", T);
+    CHECK(symlink(target, link) == 0, "symlink");
+    CHECK_EQ_INT(shim_coord_write(T, "l.json", "{}"), 0);
+    char *t = unit_read_file(target, NULL);
+    CHECK_STR(t, "precious");
+    free(t);
+    CHECK(lstat(link, &st) == 0 && S_ISREG(st.st_mode), "the symlink was replaced by a file");
+}
+
+static void test_read_refuses(void)
+{
+    const char *T = unit_tmpdir();
+    char p[PATH_MAX], q[PATH_MAX], *msg;
+    int missing;
+    cJSON *j;
+
+    snprintf(p, sizeof p, "%s/good.json", T);
+    unit_write_file(p, "{\"state\":\"ready\"}");
+    snprintf(q, sizeof q, "%s/sym.json", T);
+    CHECK(symlink(p, q) == 0, "symlink");
+    j = rd(T, "sym.json", &missing, &msg);
+    CHECK(!j && missing == 0, "a symlink is refused");
+    CHECK_CONTAINS(msg, "refusing");
+    free(msg);
+
+    snprintf(p, sizeof p, "%s/fifo.json", T);
+    CHECK(mkfifo(p, 0600) == 0, "mkfifo");
+    long long t0 = unit_now_us();
+    j = rd(T, "fifo.json", &missing, &msg);
+    CHECK(!j && missing == 0, "a FIFO is refused");
+    CHECK(unit_now_us() - t0 < 1000000, "without blocking");
+    CHECK_CONTAINS(msg, "not a regular file");
+    free(msg);
+
+    snprintf(p, sizeof p, "%s/adir.json", T);
+    mkdir(p, 0700);
+    j = rd(T, "adir.json", &missing, &msg);
+    CHECK(!j && missing == 0, "a directory is refused");
+    free(msg);
+
+    snprintf(p, sizeof p, "%s/big.json", T);
+    int fd = open(p, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)SHIM_COORD_MAX_BYTES + 1) == 0, "sparse file");
+    close(fd);
+    j = rd(T, "big.json", &missing, &msg);
+    CHECK(!j && missing == 0, "an oversized file is refused");
+    CHECK_CONTAINS(msg, "too large");
+    free(msg);
+
+    static const char *const bad[] = {"",          "{\"state\":",  "{\"state\":\"rea",
+                                      "not json",  "[1,2,3]",      "42",
+                                      "\"ready\"", "null",         "{\"a\":1,}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(p, sizeof p, "%s/bad.json", T);
+        unit_write_file(p, bad[i]);
+        j = rd(T, "bad.json", &missing, &msg);
+        CHECK(!j && missing == 0, "refused: '%s'", bad[i]);
+        CHECK_CONTAINS(msg, "not valid JSON");
+        free(msg);
+        cJSON_Delete(j);
+    }
+
+    if (geteuid() == 0) {
+        snprintf(p, sizeof p, "%s/theirs.json", T);
+        unit_write_file(p, "{\"state\":\"ready\"}");
+        CHECK(chown(p, 65534, 65534) == 0, "chown");
+        j = rd(T, "theirs.json", &missing, &msg);
+        CHECK(!j && missing == 0, "a file of another uid is refused");
+        CHECK_CONTAINS(msg, "owned by uid 65534");
+        free(msg);
+    } else {
+        unit_skip("a file owned by another uid needs root (chown)");
+    }
+}
+
+/* ---- the bounded wait ---- */
+
+static void put_state(const char *dir, const struct shim_run *run, const char *state)
+{
+    char name[128], text[256];
+    shim_coord_run_name(run, name, sizeof name);
+    strcat(name, ".json");
+    snprintf(text, sizeof text, "{\"format\":1,\"state\":\"%s\"}", state);
+    if (shim_coord_write(dir, name, text) != 0)
+        exit(2);
+}
+
+static enum shim_wait_result wait_(const char *dir, const struct shim_run *run, long timeout,
+                                   long *waited, long long *elapsed_us, char **msg)
+{
+    cJSON *out = (cJSON *)1;
+    struct unit_capture cap = unit_capture_start(2);
+    errno = ERRNO_MARK;
+    long long t0 = unit_now_us();
+    enum shim_wait_result r = shim_coord_wait_ready(dir, run, timeout, &out, waited);
+    *elapsed_us = unit_now_us() - t0;
+    int e = errno;
+    char *m = unit_capture_end(&cap);
+    CHECK_EQ_INT(e, ERRNO_MARK);
+    if (r == SHIM_WAIT_READY) {
+        const cJSON *s = cJSON_GetObjectItem(out, "state");
+        CHECK(cJSON_IsString(s), "READY hands out the parsed file");
+        cJSON_Delete(out);
+    } else {
+        CHECK(out == NULL, "no JSON unless READY");
+    }
+    if (msg)
+        *msg = m;
+    else
+        free(m);
+    return r;
+}
+
+static void test_wait_immediate(void)
+{
+    const char *T = unit_tmpdir();
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    long waited = -1;
+    long long us;
+    char *msg;
+
+    CHECK_EQ_INT(wait_(T, &self, 5000, &waited, &us, &msg), SHIM_WAIT_MISSING);
+    CHECK(us < 50000, "MISSING at once (%lld us)", us);
+    CHECK(waited >= 0 && waited < 50, "waited_ms %ld", waited);
+    free(msg);
+
+    put_state(T, &self, "ready");
+    CHECK_EQ_INT(wait_(T, &self, 5000, &waited, &us, NULL), SHIM_WAIT_READY);
+    CHECK(us < 50000, "READY at once (%lld us)", us);
+    put_state(T, &self, "finished");
+    CHECK_EQ_INT(wait_(T, &self, 5000, &waited, &us, NULL), SHIM_WAIT_READY);
+    CHECK(us < 50000, "finished counts as ready (%lld us)", us);
+
+    /* a ready file of another run (a stale pid) is not ours */
+    struct shim_run other = {self.pid, self.start + 7};
+    CHECK_EQ_INT(wait_(T, &other, 5000, &waited, &us, NULL), SHIM_WAIT_MISSING);
+
+    /* initialising, and a timeout of 0: TIMEOUT without waiting */
+    put_state(T, &self, "initialising");
+    CHECK_EQ_INT(wait_(T, &self, 0, &waited, &us, NULL), SHIM_WAIT_TIMEOUT);
+    CHECK(us < 50000, "timeout 0 (%lld us)", us);
+}
+
+static void test_wait_invalid(void)
+{
+    const char *T = unit_tmpdir();
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    char name[128], path[PATH_MAX], *msg;
+    long waited;
+    long long us;
+    shim_coord_run_name(&self, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s.json", T, name);
+    static const char *const bad[] = {"{\"state\":\"rea", "{\"format\":1}", "{\"state\":1}",
+                                      "[\"ready\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        unit_write_file(path, bad[i]);
+        CHECK(wait_(T, &self, 5000, &waited, &us, &msg) == SHIM_WAIT_INVALID, "INVALID: %s",
+              bad[i]);
+        CHECK(us < 50000, "at once (%lld us)", us);
+        CHECK(msg[0] != 0, "a reason is logged");
+        free(msg);
+    }
+    unlink(path);
+    CHECK(symlink("/dev/null", path) == 0, "symlink");
+    CHECK_EQ_INT(wait_(T, &self, 5000, &waited, &us, NULL), SHIM_WAIT_INVALID);
+}
+
+static void test_wait_timeout(void)
+{
+    const char *T = unit_tmpdir();
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    long waited;
+    long long us;
+    put_state(T, &self, "initialising");
+    CHECK_EQ_INT(wait_(T, &self, 250, &waited, &us, NULL), SHIM_WAIT_TIMEOUT);
+    CHECK(us >= 250000, "not before the timeout (%lld us)", us);
+    CHECK(us < 250000 + 60000, "never much beyond it (%lld us)", us);
+    CHECK(waited >= 250 && waited < 310, "waited_ms %ld", waited);
+    /* unrelated files appearing meanwhile do not end the wait early */
+}
+
+/* A child renames a ready file into place after `delay_ms`; returns its pid; *when gets the
+ * CLOCK_MONOTONIC time (us) just after the rename, in shared memory. */
+static pid_t renamer(const char *dir, const struct shim_run *run, long delay_ms,
+                     volatile long long *when, int noise)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        unit_sleep_ms(delay_ms);
+        char name[128], tmp[PATH_MAX], fin[PATH_MAX];
+        shim_coord_run_name(run, name, sizeof name);
+        for (int i = 0; i < noise; i++) { /* unrelated churn in the directory */
+            snprintf(tmp, sizeof tmp, "%s/noise-%d", dir, i);
+            unit_write_file(tmp, "{}");
+        }
+        snprintf(tmp, sizeof tmp, "%s/.tmp-ready", dir);
+        snprintf(fin, sizeof fin, "%s/%s.json", dir, name);
+        unit_write_file(tmp, "{\"format\":1,\"state\":\"ready\"}");
+        if (rename(tmp, fin) != 0)
+            _exit(1);
+        *when = unit_now_us();
+        _exit(0);
+    }
+    return pid;
+}
+
+static void test_wait_wakes_on_rename(void)
+{
+    const char *T = unit_tmpdir();
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    volatile long long *when = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                                    -1, 0);
+    long waited;
+    long long us;
+    for (int round = 0; round < 3; round++) {
+        *when = 0;
+        put_state(T, &self, "initialising");
+        /* staggered delays so that the rename falls at different points of the 100 ms slices */
+        pid_t c = renamer(T, &self, 130 + 35 * round, when, round);
+        enum shim_wait_result r = wait_(T, &self, 5000, &waited, &us, NULL);
+        long long woke = unit_now_us();
+        int st;
+        waitpid(c, &st, 0);
+        CHECK_EQ_INT(r, SHIM_WAIT_READY);
+        CHECK(*when > 0, "the child renamed the file");
+        long long latency = woke - *when;
+        CHECK(latency < 50000, "woken %lld us after the rename (inotify, not polling)", latency);
+    }
+    munmap((void *)when, 4096);
+}
+
+static void test_wait_dead(void)
+{
+    const char *T = unit_tmpdir();
+    long waited;
+    long long us;
+    /* the controller exits while its file says initialising */
+    int rel;
+    pid_t ctl = blocked_child(&rel);
+    struct shim_run run = {ctl, shim_proc_starttime(ctl)};
+    put_state(T, &run, "initialising");
+    pid_t killer = fork();
+    if (killer == 0) {
+        unit_sleep_ms(120);
+        close(rel); /* the controller exits (and stays a zombie until we reap it) */
+        _exit(0);
+    }
+    close(rel);
+    CHECK_EQ_INT(wait_(T, &run, 5000, &waited, &us, NULL), SHIM_WAIT_DEAD);
+    CHECK(us >= 100000 && us < 120000 + 250000, "DEAD soon after the exit (%lld us)", us);
+    waitpid(killer, NULL, 0);
+    waitpid(ctl, NULL, 0);
+
+    /* already gone and reaped */
+    CHECK_EQ_INT(wait_(T, &run, 5000, &waited, &us, NULL), SHIM_WAIT_DEAD);
+    CHECK(us < 50000, "at once (%lld us)", us);
+
+    /* start time unknown (0: the parent had already exited when the worker looked): DEAD if
+     * that pid published any run here, MISSING if it never did */
+    struct shim_run unknown = {run.pid, 0};
+    CHECK_EQ_INT(wait_(T, &unknown, 5000, &waited, &us, NULL), SHIM_WAIT_DEAD);
+    CHECK(us < 50000, "at once (%lld us)", us);
+    CHECK(shim_coord_any_run_of(T, run.pid), "a run of that pid is there");
+    struct shim_run prefix = {run.pid / 10, 0}; /* run-12-... is not a run of pid 1 */
+    CHECK(!shim_coord_any_run_of(T, prefix.pid), "a pid that is a prefix of another");
+    CHECK_EQ_INT(wait_(T, &prefix, 5000, &waited, &us, NULL), SHIM_WAIT_MISSING);
+    const char *U = unit_tmpdir();
+    char jn[PATH_MAX];
+    snprintf(jn, sizeof jn, "%s/run-%ld-5.journal-1-gw0-2.json", U, (long)run.pid);
+    unit_write_file(jn, "{}");
+    CHECK(!shim_coord_any_run_of(U, run.pid), "a journal file is not a run file");
+    CHECK_EQ_INT(wait_(U, &unknown, 5000, &waited, &us, NULL), SHIM_WAIT_MISSING);
+
+    /* alive, but the run file vanishes while waiting */
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    put_state(T, &self, "initialising");
+    pid_t rm = fork();
+    if (rm == 0) {
+        char name[128], path[PATH_MAX];
+        shim_coord_run_name(&self, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s.json", T, name);
+        unit_sleep_ms(100);
+        unlink(path);
+        _exit(0);
+    }
+    CHECK_EQ_INT(wait_(T, &self, 5000, &waited, &us, NULL), SHIM_WAIT_DEAD);
+    CHECK(us < 100000 + 150000, "soon after the removal (%lld us)", us);
+    waitpid(rm, NULL, 0);
+}
+
+int main(void)
+{
+    unit_watchdog(20);
+    RUN(test_starttime);
+    RUN(test_run_alive);
+    RUN(test_coord_dir);
+    RUN(test_ensure_dir);
+    RUN(test_write_read);
+    RUN(test_read_refuses);
+    RUN(test_wait_immediate);
+    RUN(test_wait_invalid);
+    RUN(test_wait_timeout);
+    RUN(test_wait_wakes_on_rename);
+    RUN(test_wait_dead);
+    return unit_finish();
+}
