@@ -18,11 +18,12 @@ unsigned long long shim_proc_starttime(long pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int saved = errno;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
     if (n <= 0)
         return 0;
     buf[n] = 0;
@@ -41,8 +42,11 @@ unsigned long long shim_proc_starttime(long pid)
 
 int shim_run_alive(const struct shim_run *run)
 {
-    if (run->pid <= 0 || (kill((pid_t)run->pid, 0) != 0 && errno != EPERM))
+    int saved = errno;
+    if (run->pid <= 0 || (kill((pid_t)run->pid, 0) != 0 && errno != EPERM)) {
+        errno = saved;
         return 0;
+    }
     unsigned long long st = shim_proc_starttime(run->pid);
     /* A zombie still has its start time; treat a zombie (state Z) as dead. */
     char path[64], buf[256];
@@ -54,10 +58,13 @@ int shim_run_alive(const struct shim_run *run)
         if (n > 0) {
             buf[n] = 0;
             char *p = strrchr(buf, ')');
-            if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+            if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+                errno = saved;
                 return 0;
+            }
         }
     }
+    errno = saved;
     return st != 0 && st == run->start;
 }
 
