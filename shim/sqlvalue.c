@@ -2,6 +2,7 @@
 #include "sqlvalue.h"
 #include "log.h"
 #include "real.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +47,25 @@ cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
     }
 }
 
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2n hex digits (sscanf("%2x") would take " 1", "+1" or "0g" as a byte). */
 static int unhex(const char *s, unsigned char *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+        int hi = hexdigit(s[2 * i]), lo = hexdigit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return -1;
-        out[i] = (unsigned char)v;
+        out[i] = (unsigned char)(hi * 16 + lo);
     }
     return 0;
 }
@@ -67,9 +80,17 @@ int shim_value_bind(sqlite3_stmt *stmt, int idx, const cJSON *v)
         return SQLITE_MISMATCH;
     const cJSON *c = v->child;
     if (strcmp(c->string, "i") == 0 && cJSON_IsString(c)) {
+        /* "-"? digits, in range: strtoll alone would take "", " 5" or an overflow (clamped). */
+        const char *s = c->valuestring;
         char *end;
-        long long x = strtoll(c->valuestring, &end, 10);
-        return *end ? SQLITE_MISMATCH : REAL(sqlite3_bind_int64)(stmt, idx, x);
+        if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+            return SQLITE_MISMATCH;
+        int saved = errno;
+        errno = 0;
+        long long x = strtoll(s, &end, 10);
+        int range = errno;
+        errno = saved;
+        return (*end || range) ? SQLITE_MISMATCH : REAL(sqlite3_bind_int64)(stmt, idx, x);
     }
     if (strcmp(c->string, "f") == 0 && cJSON_IsNumber(c))
         return REAL(sqlite3_bind_double)(stmt, idx, c->valuedouble);
