@@ -4,6 +4,8 @@
 #include "real.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,26 @@ static cJSON *tagged(const char *tag, cJSON *v)
     return o;
 }
 
+/* A JSON number that parses back to exactly d.  cJSON_CreateNumber prints "%1.15g" unless that
+ * is off by more than an epsilon, so 0.30000000000000004 became 0.3 and DBL_MAX overflowed to
+ * inf; and it prints infinities as null.  "%.17g" is exact; +-Inf (SQLite has no NaN: it stores
+ * NULL) is written as +-1e999, which strtod reads back as +-Inf.  The decimal point is '.'
+ * whatever LC_NUMERIC says. */
+static cJSON *exact_number(double d)
+{
+    char num[40];
+    if (isinf(d)) {
+        snprintf(num, sizeof num, "%s", d < 0 ? "-1e999" : "1e999");
+    } else {
+        snprintf(num, sizeof num, "%.17g", d);
+        char point = localeconv()->decimal_point[0];
+        for (char *p = num; *p; p++)
+            if (*p == point)
+                *p = '.';
+    }
+    return cJSON_CreateRaw(num);
+}
+
 cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
 {
     char num[32];
@@ -26,7 +48,7 @@ cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
         snprintf(num, sizeof num, "%" PRId64, (int64_t)REAL(sqlite3_column_int64)(stmt, col));
         return tagged("i", cJSON_CreateString(num));
     case SQLITE_FLOAT:
-        return tagged("f", cJSON_CreateNumber(REAL(sqlite3_column_double)(stmt, col)));
+        return tagged("f", exact_number(REAL(sqlite3_column_double)(stmt, col)));
     case SQLITE_TEXT:
         return cJSON_CreateString((const char *)REAL(sqlite3_column_text)(stmt, col));
     case SQLITE_BLOB: {

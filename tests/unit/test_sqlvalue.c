@@ -78,6 +78,10 @@ static void test_doubles(void)
         double d = stored_double();
         CHECK(d == cases[i].want, "%s came back as %.17g", cases[i].lit, d);
     }
+    free(round_trip("1e999")); /* SQLite stores an overflowing literal as +Inf */
+    CHECK(isinf(stored_double()) && stored_double() > 0, "+Inf came back as %g", stored_double());
+    free(round_trip("-1e999"));
+    CHECK(isinf(stored_double()) && stored_double() < 0, "-Inf came back as %g", stored_double());
     char *text = round_trip("-0.0");
     CHECK(strncmp(text, "{\"f\":", 5) == 0, "-0.0 is a real: %s", text);
     free(text);
