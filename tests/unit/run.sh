@@ -2,6 +2,8 @@
 # run.sh RUNPREFIX PROGRAM...: run each unit test program, show its result line (its whole output
 # when it failed), then the aggregate "N passed, N failed".  Exit status 1 if anything failed.
 prefix=$1; shift
+# the programs expect none of the shim's settings from the calling environment
+unset TESTMON_SHIM TESTMON_SHIM_LOG TESTMON_SHIM_DIR TESTMON_SHIM_TIMEOUT TESTMON_DATAFILE PYTEST_XDIST_WORKER
 passed=0; failed=0; bad=0
 for t in "$@"; do
     log=$t.log

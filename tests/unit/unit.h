@@ -16,6 +16,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
+#pragma GCC diagnostic ignored "-Wformat-zero-length" /* CHECK(cond, "") */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
