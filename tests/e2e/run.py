@@ -20,6 +20,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -321,9 +322,12 @@ def print_table(results):
         if r["verdict"] == "SKIP":
             notes.append("SKIP: %s" % r.get("reason"))
         if r["verdict"] == "bug reproduced":
-            notes.append("expected: " + ", ".join(
-                "%s[%s]" % (s, short_signature(t)) for s, t in sorted(
-                    r["observed"].items(), key=lambda kv: scenario.STEP_NAMES.index(kv[0]))))
+            groups = {}
+            for s, t in sorted(r["observed"].items(),
+                               key=lambda kv: scenario.STEP_NAMES.index(kv[0])):
+                groups.setdefault(short_signature(t), []).append(s)
+            notes.append("expected " + "; ".join(
+                "%s: %s" % (sig, ",".join(steps)) for sig, steps in groups.items()))
         notes += r.get("notes", [])
         if r["verdict"] == "FAIL":
             notes.append("; ".join(r.get("problems", []))[:300])
@@ -402,12 +406,13 @@ def main(argv=None):
     explicit = {}
     ver_filter = []
     for item in [p.strip() for p in a.python.split(",") if p.strip()]:
-        if os.sep in item:
-            pr = envs._probe(item)
+        if not re.match(r"^\d+\.\d+$", item):  # an interpreter, not X.Y
+            exe = item if os.sep in item else shutil.which(item)
+            pr = envs._probe(exe) if exe else None
             if not pr:
                 say("e2e: PYTHON=%s is not a working interpreter" % item)
                 return 2
-            explicit.setdefault(pr[0], []).append(item)
+            explicit.setdefault(pr[0], []).append(exe)
             ver_filter.append(pr[0])
         else:
             ver_filter.append(item)
