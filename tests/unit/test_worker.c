@@ -1,0 +1,288 @@
+/* test_worker.c: controller and worker end to end, in process (worker.c, controller.c,
+ * dispatch.c, journal.c).  This process is the controller; a forked child acts as worker gw0.
+ * SQL goes through dispatch.c's shim_prepare/shim_step, as the exported wrappers would send it. */
+#include "controller.h"
+#include "coord.h"
+#include "dispatch.h"
+#include "role.h"
+#include "worker.h"
+#include "unit.h"
+#include <dirent.h>
+
+static char T[PATH_MAX], DF[PATH_MAX], DIRC[PATH_MAX];
+static long long ctl_env_rowid; /* what the controller got for its environment insert */
+
+static const char *const SCHEMA =
+    "CREATE TABLE environment(id INTEGER PRIMARY KEY ASC, environment_name TEXT, "
+    "  system_packages TEXT, python_version TEXT, "
+    "  UNIQUE (environment_name, system_packages, python_version));"
+    "CREATE TABLE test_execution(id INTEGER PRIMARY KEY ASC, environment_id INTEGER, "
+    "  test_name TEXT, duration FLOAT, failed BIT, forced BIT, "
+    "  FOREIGN KEY(environment_id) REFERENCES environment(id));"
+    "CREATE INDEX test_execution_fk_name ON test_execution (environment_id, test_name);"
+    "CREATE TABLE mcall_id(id INTEGER PRIMARY KEY, name TEXT);"
+    "INSERT INTO environment VALUES (1, 'default', 'pk-a', '3.11'), (2, 'other', 'pk-b', '3.11'),"
+    "  (5, 'old', 'pk-c', '3.8');"
+    "INSERT INTO test_execution VALUES (1, 1, 't::a', 0.5, 0, 0), (2, 1, 't::b', 1.0, 0, 0),"
+    "  (3, 2, 't::c', 2.0, 1, 0);"
+    "PRAGMA user_version = 7;";
+
+/* Prepare and step sql to the end through the dispatch layer; returns the last step's rc (or
+ * prepare's rc when it failed). */
+static int run(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = shim_prepare(SHIM_PREPARE_V2, db, sql, -1, 0, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = shim_step(st, sqlite3_step)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static long long query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -999;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static double query_double(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    double v = -999;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A plain read-write connection that bypasses the shim (the file as anyone else sees it). */
+static double file_double(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+    double v = query_double(db, sql);
+    sqlite3_close(db);
+    return v;
+}
+static long long file_int(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+    long long v = query_int(db, sql);
+    sqlite3_close(db);
+    return v;
+}
+
+static int journal_files(void)
+{
+    DIR *d = opendir(DIRC);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ".journal-") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static cJSON *run_file(void)
+{
+    char name[160];
+    int missing;
+    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    return shim_coord_read(DIRC, name, &missing);
+}
+
+static const char *run_state(void)
+{
+    static char s[32];
+    cJSON *j = run_file();
+    snprintf(s, sizeof s, "%s", j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : "(none)");
+    cJSON_Delete(j);
+    return s;
+}
+
+static void worker_side(void)
+{
+    /* init.c's atfork handler has reset the role and forgotten the parent's connections */
+    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
+    /* set up as role.c does for a worker whose parent is the controller */
+    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
+    shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir);
+    shim_proc.run.pid = getppid();
+    shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
+    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "gw0");
+    shim_proc.role = SHIM_ROLE_WORKER;
+    shim_config.timeout_ms = 5000;
+
+    size_t len0;
+    char *bytes0 = unit_read_file(DF, &len0);
+    sqlite3 *db = NULL;
+    int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    CHECK_EQ_INT(rc, SQLITE_OK);
+    if (rc != SQLITE_OK)
+        return;
+    CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 1);
+    struct shim_conn *c = shim_conn_find(db);
+    CHECK(c && c->kind == SHIM_CONN_WORKER, "managed as a worker");
+
+    /* environment: the rows the controller saw before it wrote */
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM environment"), 3);
+    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+                         "python_version) VALUES ('new', 'pk-n', '3.12')"), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), ctl_env_rowid);
+    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+                         "python_version) VALUES ('default', 'pk-a', '3.11')"), SQLITE_CONSTRAINT);
+    CHECK_EQ_INT(sqlite3_extended_errcode(db), SQLITE_CONSTRAINT_UNIQUE);
+    CHECK_EQ_INT(journal_files(), 0); /* the worker's environment is its own business */
+
+    /* a write to test_execution: copied on first write, journaled, handed over after commit */
+    CHECK_EQ_INT(run(db, "UPDATE test_execution SET duration = 9.5 WHERE id = 1"), SQLITE_DONE);
+    CHECK(query_double(db, "SELECT duration FROM test_execution WHERE id = 1") == 9.5,
+          "the worker sees its own write");
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'table' "
+                               "AND name = 'test_execution'"), 1);
+    CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 0.5,
+          "a read-write reader still sees the old value");
+    CHECK_EQ_INT(journal_files(), 1);
+
+    /* scratch tables are not handed over */
+    CHECK_EQ_INT(run(db, "INSERT INTO mcall_id(name) VALUES ('scratch')"), SQLITE_DONE);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM mcall_id"), 1);
+    CHECK_EQ_INT(journal_files(), 1);
+
+    /* a rolled-back write is not handed over */
+    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "UPDATE test_execution SET failed = 1 WHERE id = 2"), SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "ROLLBACK"), SQLITE_DONE);
+    CHECK_EQ_INT(journal_files(), 1);
+
+    /* in an explicit transaction: handed over at COMMIT, not before */
+    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
+                         "forced) VALUES (6, 'w::new', 0.25, 0, 0)"), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 4);
+    CHECK_EQ_INT(journal_files(), 1);
+    CHECK_EQ_INT(run(db, "COMMIT"), SQLITE_DONE);
+    CHECK_EQ_INT(journal_files(), 2);
+
+    /* the file itself was never written */
+    size_t len1;
+    char *bytes1 = unit_read_file(DF, &len1);
+    CHECK(len0 == len1 && memcmp(bytes0, bytes1, len0) == 0, "datafile bytes unchanged");
+    free(bytes0), free(bytes1);
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
+    CHECK_EQ_INT(journal_files(), 2); /* nothing pending at close */
+}
+
+static void test_end_to_end(void)
+{
+    snprintf(T, sizeof T, "%s", unit_tmpdir());
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    sqlite3 *setup;
+    sqlite3_open(DF, &setup);
+    CHECK_EQ_INT(sqlite3_exec(setup, SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(setup);
+
+    /* the controller, set up as role.c does */
+    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
+    CHECK_EQ_INT(shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir), 0);
+    snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
+    shim_proc.run.pid = getpid();
+    shim_proc.run.start = shim_proc_starttime(getpid());
+    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.role = SHIM_ROLE_CONTROLLER;
+
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                 SQLITE_OK);
+    struct stat st;
+    CHECK(stat(DIRC, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
+          "coordination directory next to the datafile, mode 0700");
+    cJSON *j = run_file();
+    CHECK(j != NULL, "run file published at open");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "initialising");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "datafile")), DF);
+    const cJSON *ctl = cJSON_GetObjectItem(j, "controller");
+    CHECK_EQ_INT(cJSON_GetObjectItem(ctl, "pid") ? cJSON_GetObjectItem(ctl, "pid")->valuedouble : 0,
+                 getpid());
+    const cJSON *env = cJSON_GetObjectItem(j, "environment");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(env, "present")), "environment snapshot present");
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(env, "rows")), 3);
+    char *cols = cJSON_PrintUnformatted(cJSON_GetObjectItem(env, "columns"));
+    CHECK_STR(cols, "[\"id\",\"environment_name\",\"system_packages\",\"python_version\"]");
+    free(cols);
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "data_version")
+                     ? cJSON_GetObjectItem(j, "data_version")->valuedouble : -1, 7);
+    cJSON_Delete(j);
+
+    /* ready once idle: not on a ROW, on the step that finishes */
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(shim_prepare(SHIM_PREPARE_V2, db, "SELECT count(*) FROM test_execution", -1, 0,
+                              &q, NULL), SQLITE_OK);
+    CHECK_EQ_INT(shim_step(q, sqlite3_step), SQLITE_ROW);
+    CHECK_STR(run_state(), "initialising");
+    CHECK_EQ_INT(shim_step(q, sqlite3_step), SQLITE_DONE);
+    CHECK_STR(run_state(), "ready");
+    sqlite3_finalize(q);
+
+    /* the controller writes after its snapshot */
+    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+                         "python_version) VALUES ('new', 'pk-n', '3.12')"), SQLITE_DONE);
+    ctl_env_rowid = sqlite3_last_insert_rowid(db);
+    CHECK_EQ_INT(ctl_env_rowid, 6);
+
+    RUN_FORKED(worker_side);
+
+    /* the worker's changes wait in journal files until the controller's next write */
+    CHECK_EQ_INT(journal_files(), 2);
+    CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 0.5, "not yet");
+    CHECK_EQ_INT(run(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
+                         "forced) VALUES (6, 'c::own', 1.5, 0, 0)"), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 5); /* after the worker's row 4 */
+    CHECK_EQ_INT(journal_files(), 0);
+    CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 9.5,
+          "the worker's update landed");
+    CHECK_EQ_INT(file_int("SELECT count(*) FROM test_execution WHERE id = 4 AND test_name = "
+                          "'w::new' AND environment_id = 6 AND duration = 0.25"), 1);
+    CHECK_EQ_INT(file_int("SELECT failed FROM test_execution WHERE id = 2"), 0); /* rolled back */
+    CHECK_EQ_INT(file_int("SELECT count(*) FROM mcall_id"), 0);                 /* scratch */
+    CHECK_EQ_INT(file_int("SELECT count(*) FROM environment"), 4);
+
+    /* finished at exit; then closed and forgotten */
+    shim_controller_exit();
+    CHECK_STR(run_state(), "finished");
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
+    shim_proc.role = SHIM_ROLE_NONE;
+}
+
+static void test_scratch_list(void)
+{
+    CHECK(shim_worker_is_scratch("mcall_id"), "");
+    CHECK(shim_worker_is_scratch("temp_files_checksums"), "");
+    CHECK(shim_worker_is_scratch("temp_filenames"), "");
+    CHECK(shim_worker_is_scratch("changed_files_fshas"), "");
+    CHECK(shim_worker_is_scratch("changed_files_mhashes"), "");
+    CHECK(!shim_worker_is_scratch("test_execution"), "");
+    CHECK(!shim_worker_is_scratch("environment"), "");
+    CHECK(!shim_worker_is_scratch("mcall_id2"), "");
+}
+
+int main(void)
+{
+    unit_watchdog(20);
+    unit_real_fill();
+    RUN(test_scratch_list);
+    RUN(test_end_to_end);
+    return unit_finish();
+}
