@@ -1,0 +1,202 @@
+/* test_controller.c: the controller's publication and journal intake (controller.c), on a fresh
+ * database and with journals it must not apply.  The worker side is in test_worker.c. */
+#include "controller.h"
+#include "coord.h"
+#include "dispatch.h"
+#include "role.h"
+#include "unit.h"
+#include <dirent.h>
+
+static char DF[PATH_MAX], DIRC[PATH_MAX];
+
+static void as_controller(const char *datafile)
+{
+    memset(&shim_proc, 0, sizeof shim_proc);
+    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", datafile);
+    shim_coord_dir(datafile, shim_proc.dir, sizeof shim_proc.dir);
+    snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
+    shim_proc.run.pid = getpid();
+    shim_proc.run.start = shim_proc_starttime(getpid());
+    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.role = SHIM_ROLE_CONTROLLER;
+}
+
+static int run(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = shim_prepare(SHIM_PREPARE_V2, db, sql, -1, 0, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = shim_step(st, sqlite3_step)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static cJSON *run_file(void)
+{
+    char name[160];
+    int missing;
+    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    return shim_coord_read(DIRC, name, &missing);
+}
+
+static const char *run_state(void)
+{
+    static char s[32];
+    cJSON *j = run_file();
+    snprintf(s, sizeof s, "%s", j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : "(none)");
+    cJSON_Delete(j);
+    return s;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* A fresh database: initialising until testmon's schema is in place and the connection idle. */
+static void fresh_database(void)
+{
+    const char *T = unit_tmpdir();
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    as_controller(DF);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                 SQLITE_OK);
+    cJSON *j = run_file();
+    CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "initialising");
+    const cJSON *env = cJSON_GetObjectItem(j, "environment");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(env, "present")), "no environment table yet");
+    cJSON_Delete(j);
+
+    CHECK_EQ_INT(run(db, "PRAGMA user_version"), SQLITE_DONE);
+    CHECK_STR(run_state(), "initialising"); /* idle, but no schema */
+    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY, environment_name TEXT)"),
+                 SQLITE_DONE);
+    CHECK_STR(run_state(), "initialising"); /* inside a transaction */
+    CHECK_EQ_INT(run(db, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)"),
+                 SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "PRAGMA user_version = 4"), SQLITE_DONE);
+    CHECK_EQ_INT(run(db, "COMMIT"), SQLITE_DONE);
+    j = run_file();
+    CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "ready");
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "data_version")
+                     ? cJSON_GetObjectItem(j, "data_version")->valuedouble : -1, 4);
+    cJSON_Delete(j);
+
+    /* a second controller connection to the same datafile is ready again once idle */
+    sqlite3 *db2 = NULL;
+    CHECK_EQ_INT(shim_controller_open(DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 2);
+    CHECK_EQ_INT(run(db2, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(run_state(), "ready");
+    CHECK_EQ_INT(shim_close(db2, sqlite3_close), SQLITE_OK);
+
+    /* finished at exit, once */
+    shim_controller_exit();
+    CHECK_STR(run_state(), "finished");
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
+}
+
+/* Journals: only this run's are applied, in name order; a bad one is kept, with a message. */
+static void journal_intake(void)
+{
+    const char *T = unit_tmpdir();
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    sqlite3 *setup;
+    sqlite3_open(DF, &setup);
+    sqlite3_exec(setup, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)",
+                 NULL, NULL, NULL);
+    sqlite3_close(setup);
+    as_controller(DF);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(run(db, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(run_state(), "ready");
+
+    char ok1[256], ok2[256], bad[256], other[256];
+    snprintf(ok1, sizeof ok1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);
+    snprintf(ok2, sizeof ok2, "%s.journal-00000000000000000002-gw1-2.json", shim_proc.run_name);
+    snprintf(bad, sizeof bad, "%s.journal-00000000000000000003-gw2-3.json", shim_proc.run_name);
+    snprintf(other, sizeof other, "run-%ld-%llu.journal-00000000000000000001-gw0-1.json",
+             (long)getpid(), shim_proc.run.start + 1);
+#define OP(id, name)                                                                             \
+    "{\"t\":\"test_execution\",\"o\":\"I\",\"r\":{\"i\":\"" #id "\"},\"n\":{\"i\":\"" #id        \
+    "\"},\"v\":[{\"i\":\"" #id "\"},\"" name "\"]}"
+#define JOURNAL(ops)                                                                             \
+    "{\"format\":1,\"worker\":\"gw0\",\"columns\":{\"test_execution\":[\"id\",\"test_name\"]},"  \
+    "\"ops\":[" ops "]}"
+    /* ok2 replaces row 10 that ok1 inserted: applied in name order, ok2 wins */
+    CHECK_EQ_INT(shim_coord_write(DIRC, ok2, JOURNAL(OP(10, "second"))), 0);
+    CHECK_EQ_INT(shim_coord_write(DIRC, ok1, JOURNAL(OP(10, "first") "," OP(11, "one"))), 0);
+    CHECK_EQ_INT(shim_coord_write(DIRC, bad, "{\"format\":1,\"ops\":[]}"), 0);
+    CHECK_EQ_INT(shim_coord_write(DIRC, other, JOURNAL(OP(99, "not ours"))), 0);
+
+    struct unit_capture cap = unit_capture_start(2);
+    int rc = run(db, "INSERT INTO test_execution(test_name) VALUES ('own')");
+    char *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(rc, SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 12); /* after the replayed rows */
+    CHECK(!exists(DIRC, ok1) && !exists(DIRC, ok2), "applied journals are removed");
+    CHECK(exists(DIRC, bad), "a journal that cannot be applied is kept");
+    CHECK_CONTAINS(msg, bad);
+    CHECK(exists(DIRC, other), "another run's journal is left alone");
+    free(msg);
+
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT group_concat(id || '=' || test_name, ',') FROM "
+                           "(SELECT * FROM test_execution ORDER BY id)", -1, &st, NULL);
+    sqlite3_step(st);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "10=second,11=one,12=own");
+    sqlite3_finalize(st);
+
+    /* journals arriving later are applied at close at the latest */
+    char late[256];
+    snprintf(late, sizeof late, "%s.journal-00000000000000000004-gw0-1.json", shim_proc.run_name);
+    CHECK_EQ_INT(shim_coord_write(DIRC, late, JOURNAL(OP(20, "late"))), 0);
+    cap = unit_capture_start(2);
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+    free(unit_capture_end(&cap));
+    CHECK(!exists(DIRC, late), "applied at close");
+    sqlite3_open(DF, &setup);
+    sqlite3_prepare_v2(setup, "SELECT test_name FROM test_execution WHERE id = 20", -1, &st, NULL);
+    CHECK(sqlite3_step(st) == SQLITE_ROW, "row 20 there");
+    sqlite3_finalize(st);
+    sqlite3_close(setup);
+    shim_controller_exit();
+}
+
+/* An unusable coordination directory: the open still succeeds, nothing is published. */
+static void bad_directory(void)
+{
+    const char *T = unit_tmpdir();
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    as_controller(DF);
+    unit_write_file(DIRC, "a file where the directory should be");
+    sqlite3 *db = NULL;
+    struct unit_capture cap = unit_capture_start(2);
+    int rc = shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    char *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(rc, SQLITE_OK);
+    CHECK_CONTAINS(msg, "not a directory");
+    free(msg);
+    CHECK_EQ_INT(run(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY)"), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 0);
+    shim_close(db, sqlite3_close);
+    shim_controller_exit();
+}
+
+int main(void)
+{
+    unit_watchdog(20);
+    unit_real_fill();
+    RUN_FORKED(fresh_database);
+    RUN_FORKED(journal_intake);
+    RUN_FORKED(bad_directory);
+    return unit_finish();
+}
