@@ -1,0 +1,51 @@
+/* test_real_dl.c: real-function resolution in a program that does NOT link libsqlite3 (see
+ * unit.mk), as in Python, where _sqlite3 loads libsqlite3 RTLD_LOCAL: first no SQLite at all (a
+ * clear message and NULL, never a crash), then SQLite loaded RTLD_LOCAL and a call coming from
+ * inside it (the caller-relative lookup; RTLD_NEXT cannot see a local library). */
+#include "unit.h"
+#include <dlfcn.h>
+
+static const char *const names[SHIM_REAL_COUNT] = {
+#define X(name) #name,
+    SHIM_REAL_FUNCS(X)
+#undef X
+};
+
+static void test_not_loaded(void)
+{
+    CHECK(dlopen("libsqlite3.so.0", RTLD_NOLOAD | RTLD_LAZY) == NULL, "not loaded yet");
+    struct unit_capture cap = unit_capture_start(2);
+    errno = 4242;
+    void *p = shim_real_resolve(SHIM_REAL_sqlite3_open_v2, (const void *)&test_not_loaded);
+    int e = errno;
+    char *msg = unit_capture_end(&cap);
+    CHECK(p == NULL, "nothing to find");
+    CHECK_CONTAINS(msg, "cannot find the real sqlite3_open_v2");
+    CHECK_EQ_INT(e, 4242);
+    free(msg);
+}
+
+static void test_local_library(void)
+{
+    void *h = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "dlopen libsqlite3 RTLD_LOCAL");
+    if (!h)
+        return;
+    CHECK(dlsym(RTLD_DEFAULT, "sqlite3_open_v2") == NULL, "not in the global scope");
+    void *p = shim_real_resolve(SHIM_REAL_sqlite3_step, dlsym(h, "sqlite3_exec"));
+    CHECK(p != NULL && p == dlsym(h, "sqlite3_step"), "found through the caller");
+    int bad = 0;
+    for (int i = 0; i < SHIM_REAL_COUNT; i++)
+        bad += atomic_load(&shim_real_table[i]) != dlsym(h, names[i]);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(REAL(sqlite3_libversion_number)(),
+                 ((int (*)(void))dlsym(h, "sqlite3_libversion_number"))());
+}
+
+int main(void)
+{
+    unit_watchdog(20);
+    RUN(test_not_loaded);
+    RUN(test_local_library);
+    return unit_finish();
+}
