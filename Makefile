@@ -13,17 +13,38 @@ SHIM_LDFLAGS = -shared -Wl,--version-script=shim/libtestmon_shim.map -Wl,-z,defs
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:shim/%.c=$(BUILD)/shim/%.o)
 
-.PHONY: all test check e2e clean
-all: $(BUILD)/libtestmon_shim.so
+.PHONY: all deps test check demo e2e compat-table clean
+all: $(BUILD)/.deps $(BUILD)/libtestmon_shim.so
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
+# Debian packages the build and the tests need (scripts/install-deps.sh), checked once per tree.
+$(BUILD)/.deps: scripts/install-deps.sh
+	@mkdir -p $(@D)
+	@scripts/install-deps.sh
+	@touch $@
+deps:
+	scripts/install-deps.sh
+
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libtestmon_shim.so: $(SHIM_OBJS) shim/libtestmon_shim.map
 	$(CC) $(CFLAGS) -o $@ $(SHIM_OBJS) $(SHIM_LDFLAGS) $(CJSON_LIBS) -ldl -lpthread
 
+# Everything CI runs; the last line of output is `N passed, N failed`.
+test check: all
+	tests/run.sh
+
+# A sample project that breaks under pytest -n 2 --testmon with testmon 2.1.3, and passes with the shim.
+demo: all
+	examples/demo.sh
+
+# README's compatibility table, from the last `make e2e` (build/e2e-results.json).
+compat-table:
+	scripts/compat-table.py
+
 clean:
 	rm -rf $(BUILD)
 
+include tests/unit/unit.mk
 include tests/e2e/e2e.mk

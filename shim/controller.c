@@ -8,6 +8,7 @@
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
@@ -18,7 +19,8 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static cJSON *snapshot;        /* environment rows as the controller found them */
-static char state[16];         /* "", initialising, ready, finished */
+static char state[16];         /* "", initialising, ready, finished; under lock */
+static atomic_int initialising; /* lock-free view for the per-step check */
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
 
@@ -96,9 +98,36 @@ static void publish_locked(const char *new_state)
     snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
     if (text && shim_coord_write(shim_proc.dir, name, text) == 0) {
         snprintf(state, sizeof state, "%s", new_state);
+        atomic_store(&initialising, strcmp(new_state, "initialising") == 0);
         shim_log_info("published %s/%s: %s", shim_proc.dir, name, new_state);
     }
     free(text);
+}
+
+/* Remove the files of runs whose controller is gone (crashed, killed, or finished): they can
+ * never become ready again, and a reused pid cannot match them (the start time differs).  Live
+ * runs, e.g. a concurrent pytest in the same directory, are left alone. */
+static void remove_stale_runs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long pid;
+        unsigned long long start;
+        int n = 0;
+        if (sscanf(e->d_name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 ||
+            e->d_name[n] != '.')
+            continue;
+        struct shim_run run = {pid, start};
+        if (shim_run_alive(&run))
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0)
+            shim_log_debug("removed stale %s", path);
+    }
+    if (d)
+        closedir(d);
 }
 
 int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
@@ -118,6 +147,7 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
         cJSON_Delete(snap);
         return rc; /* workers will find no run and step aside: upstream behaviour */
     }
+    remove_stale_runs(shim_proc.dir);
     pthread_mutex_lock(&lock);
     cJSON_Delete(snapshot);
     snapshot = snap;
@@ -135,7 +165,7 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
  * each idle point costs one PRAGMA; afterwards nothing. */
 void shim_controller_after_step(struct shim_conn *c, int rc)
 {
-    if (rc == SQLITE_ROW || strcmp(state, "initialising") != 0)
+    if (rc == SQLITE_ROW || !atomic_load_explicit(&initialising, memory_order_relaxed))
         return;
     sqlite3 *db = atomic_load(&c->db);
     if (!REAL(sqlite3_get_autocommit)(db))
@@ -203,6 +233,14 @@ void shim_controller_close(struct shim_conn *c)
 {
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0; /* force a last look */
     shim_controller_before_write(c);
+}
+
+void shim_controller_forget(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    state[0] = 0;
+    atomic_store(&initialising, 0);
+    dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;
 }
 
 void shim_controller_exit(void)

@@ -16,6 +16,8 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
 void shim_controller_before_write(struct shim_conn *c);
 void shim_controller_after_step(struct shim_conn *c, int rc);
 void shim_controller_close(struct shim_conn *c);
+/* After fork: the child is not the controller of its parent's run. */
+void shim_controller_forget(void);
 /* At exit: mark the run finished (workers that come late then see "finished", not a hang). */
 void shim_controller_exit(void);
 

@@ -23,6 +23,7 @@ static void child_after_fork(void)
      * not its to manage.  Locks are re-initialised in case the fork caught one held. */
     shim_conn_forget_all();
     shim_role_reset();
+    shim_controller_forget();
 }
 
 static int is_off(const char *v)
@@ -37,20 +38,32 @@ __attribute__((constructor)) static void shim_init(void)
     /* An xdist worker's parent is its controller; if the controller dies before the worker opens
      * the datafile, getppid() then names a reaper, so remember the parent we started under. */
     shim_initial_ppid = (long)getppid();
-    shim_log_configure(getenv("TESTMON_SHIM_LOG"));
+    /* Bad settings are reported by the processes that use the shim (shim_config_report), not
+     * by every shell and compiler the preload reaches. */
+    shim_config.bad_log = shim_log_configure(getenv("TESTMON_SHIM_LOG")) != 0;
     shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
     const char *t = getenv("TESTMON_SHIM_TIMEOUT");
     if (t && *t) {
         char *end;
         double secs = strtod(t, &end);
         if (*end || !(secs > 0) || secs > 86400)
-            shim_log_error("TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, 86400]; "
-                           "using 60", t);
+            shim_config.bad_timeout = 1;
         else
             shim_config.timeout_ms = (long)(secs * 1000);
     }
     pthread_atfork(NULL, NULL, child_after_fork);
     errno = saved;
+}
+
+void shim_config_report(void)
+{
+    if (shim_config.bad_log)
+        shim_log_error("TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL error|warn|info|debug; "
+                       "logging errors only", getenv("TESTMON_SHIM_LOG"));
+    if (shim_config.bad_timeout)
+        shim_log_error("TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, 86400]; "
+                       "using 60", getenv("TESTMON_SHIM_TIMEOUT"));
+    shim_config.bad_log = shim_config.bad_timeout = 0;
 }
 
 __attribute__((destructor)) static void shim_fini(void)

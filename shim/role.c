@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 struct shim_process shim_proc;
-struct shim_config shim_config = {0, 60000};
+struct shim_config shim_config = {.disabled = 0, .timeout_ms = 60000};
 static pthread_mutex_t role_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int shim_is_pytest_process(void)
@@ -89,6 +89,8 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 
     int rc;
     shim_enter();
+    if (role == SHIM_ROLE_CONTROLLER || role == SHIM_ROLE_WORKER)
+        shim_config_report();
     switch (role) {
     case SHIM_ROLE_CONTROLLER:
         rc = shim_controller_open(filename, ppDb, flags, vfs);

@@ -33,7 +33,10 @@ extern struct shim_process shim_proc;
 struct shim_config {
     int disabled;   /* TESTMON_SHIM=off */
     long timeout_ms; /* TESTMON_SHIM_TIMEOUT seconds, default 60 */
+    int bad_log, bad_timeout; /* unparsable settings, not yet reported */
 };
+/* Report bad settings once, from a process that uses the shim (init.c). */
+void shim_config_report(void);
 extern struct shim_config shim_config;
 /* getppid() when the library was loaded (init.c). */
 extern long shim_initial_ppid;

@@ -1,5 +1,6 @@
 # Shared set-up for the bats suites: absolute paths, a private scratch directory per test, and
 # bats-support/bats-assert from Debian's packages (or BATS_LIB_PATH).
+bats_require_minimum_version 1.5.0
 ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 SHIM="$ROOT/${BUILD:-build}/libtestmon_shim.so"
 FAKE="$ROOT/tests/bats/helpers/pytest_fake.py"

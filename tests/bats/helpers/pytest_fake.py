@@ -5,7 +5,7 @@ Named pytest_*.py because the shim recognises a controller by a pytest command l
 to .testmondata the way testmon does (Python's sqlite3, unqualified table names, implicit BEGIN)
 and prints one JSON line per process on stdout for the test to inspect.
 
-  pytest_fake.py controller DIR [--workers N] [--delay S] [--die-before-ready]
+  pytest_fake.py controller DIR [--workers N] [--delay S] [--worker-delay S] [--die-before-ready]
                  [--worker-sql SQL]...   statements every worker executes after opening
   pytest_fake.py worker DIR [--worker-sql SQL]...   (run with PYTEST_XDIST_WORKER set)
 """
@@ -40,7 +40,9 @@ def controller(a):
         args = [sys.executable, os.path.abspath(__file__), "worker", a.dir]
         for sql in a.worker_sql:
             args += ["--worker-sql", sql]
+        args += ["--worker-delay", str(a.worker_delay)]
         workers.append(subprocess.Popen(args, env=env))
+    ready_at = None
     time.sleep(a.delay)
     if a.die_before_ready:
         os._exit(3)
@@ -50,6 +52,7 @@ def controller(a):
             if stmt.strip():
                 con.execute(stmt)
         con.commit()
+    ready_at = time.time()  # the shim publishes "ready" at the next idle point, i.e. now
     with con:
         con.execute("INSERT OR IGNORE INTO environment VALUES (NULL, 'default', 'pkgs', '3')")
         con.execute("INSERT OR IGNORE INTO test_execution VALUES (1, 1, 't::a', 0.1, 0, 1)")
@@ -58,12 +61,14 @@ def controller(a):
     with con:  # the controller's next write applies what workers handed over
         con.execute("INSERT OR REPLACE INTO metadata VALUES ('done', '1')")
     rows = con.execute("SELECT id, test_name, forced FROM test_execution ORDER BY id").fetchall()
-    print(json.dumps({"role": "controller", "worker_rcs": rcs, "test_execution": rows}))
+    print(json.dumps({"role": "controller", "worker_rcs": rcs, "test_execution": rows,
+                      "ready_at": ready_at}))
     return max(rcs, default=0)
 
 
 def worker(a):
     path = os.path.join(a.dir, ".testmondata")
+    time.sleep(a.worker_delay)
     t0 = time.monotonic()
     try:
         con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=60)
@@ -73,6 +78,7 @@ def worker(a):
                           "open_error": str(e), "waited": time.monotonic() - t0}))
         return 4
     waited = time.monotonic() - t0
+    opened_at = time.time()
     results = []
     for sql in a.worker_sql:
         try:
@@ -83,7 +89,7 @@ def worker(a):
         except sqlite3.Error as e:
             results.append({"sql": sql, "ok": False, "error": type(e).__name__ + ": " + str(e)})
     print(json.dumps({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
-                      "waited": waited, "results": results}))
+                      "waited": waited, "opened_at": opened_at, "results": results}))
     return 0
 
 
@@ -95,6 +101,8 @@ def main():
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--die-before-ready", action="store_true")
     p.add_argument("--worker-sql", action="append", default=[])
+    p.add_argument("--worker-delay", type=float, default=0.0,
+                   help="seconds a worker sleeps before opening the datafile")
     a = p.parse_args()
     sys.stdout.flush()
     return controller(a) if a.role == "controller" else worker(a)
