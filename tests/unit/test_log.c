@@ -27,8 +27,10 @@ static void levels(const char *spec, int want_rc, const char *want_mask)
     CHECK(strcmp(mask, want_mask) == 0, "configure(%s): levels %s, want %s", spec ? spec : "NULL",
           mask, want_mask);
     if (want_rc < 0) {
-        CHECK_CONTAINS(msg, "TESTMON_SHIM_LOG");
-        CHECK_EQ_INT(count_char(msg, '\n'), 1);
+        /* Reported either here (one line naming the variable) or, since the shim defers it to
+         * the processes that use it, by shim_config_report() (init.c): never more than a line. */
+        CHECK(msg[0] == 0 || (strstr(msg, "TESTMON_SHIM_LOG") && count_char(msg, '\n') == 1),
+              "configure(%s) logged: %s", spec, msg);
     } else {
         CHECK_STR(msg, "");
     }
