@@ -23,6 +23,7 @@ static char state[16];         /* "", initialising, ready, finished; under lock 
 static atomic_int initialising; /* lock-free view for the per-step check */
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
+static long journals_applied, rows_applied, journal_errors; /* for the run report; under lock */
 
 /* {"present":bool,"columns":[...],"rows":[[rowid,...],...]} of main.environment. */
 static cJSON *take_snapshot(sqlite3 *db)
@@ -92,6 +93,10 @@ static void publish_locked(const char *new_state)
     cJSON_AddStringToObject(j, "datafile", shim_proc.datafile);
     cJSON_AddNumberToObject(j, "data_version", (double)data_version);
     cJSON_AddItemToObject(j, "environment", cJSON_Duplicate(snapshot, 1));
+    cJSON *rep = cJSON_AddObjectToObject(j, "report");
+    cJSON_AddNumberToObject(rep, "journals_applied", (double)journals_applied);
+    cJSON_AddNumberToObject(rep, "rows_applied", (double)rows_applied);
+    cJSON_AddNumberToObject(rep, "journal_errors", (double)journal_errors);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char name[128];
@@ -214,11 +219,15 @@ void shim_controller_before_write(struct shim_conn *c)
     for (int i = 0; i < n; i++) {
         int missing;
         cJSON *j = shim_coord_read(shim_proc.dir, list[i]->d_name, &missing);
-        if (j && shim_journal_apply(atomic_load(&c->db), j) == 0) {
+        int applied = j ? shim_journal_apply(atomic_load(&c->db), j) : -1;
+        if (applied >= 0) {
             char path[PATH_MAX + 256];
             snprintf(path, sizeof path, "%s/%s", shim_proc.dir, list[i]->d_name);
             unlink(path);
+            journals_applied++;
+            rows_applied += applied;
         } else if (j) {
+            journal_errors++;
             shim_log_error("could not apply worker journal %s/%s; kept for inspection: the "
                            "next run re-syncs its tests", shim_proc.dir, list[i]->d_name);
         }
@@ -238,6 +247,7 @@ void shim_controller_close(struct shim_conn *c)
 void shim_controller_forget(void)
 {
     pthread_mutex_init(&lock, NULL);
+    journals_applied = rows_applied = journal_errors = 0;
     state[0] = 0;
     atomic_store(&initialising, 0);
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;

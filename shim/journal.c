@@ -162,6 +162,7 @@ int shim_journal_flush(sqlite3 *db, const char *dir, const char *run_name, const
         if (result == 0) {
             shim_sql_exec(db, "DELETE FROM " JTABLE);
             shim_log_info("handed %d row change(s) to the controller in %s", rows, name);
+            result = rows;
         } else {
             shim_log_error("could not hand %d row change(s) to the controller; this run's test "
                            "sync is lost (the next run redoes it)", rows);
@@ -259,5 +260,5 @@ int shim_journal_apply(sqlite3 *db, const cJSON *journal)
     shim_sql_exec(db, "RELEASE testmon_shim_apply");
     if (rc == SQLITE_OK)
         shim_log_info("applied %d row change(s) from a worker", count);
-    return rc == SQLITE_OK ? 0 : -1;
+    return rc == SQLITE_OK ? count : -1;
 }

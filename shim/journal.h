@@ -15,8 +15,10 @@
 
 /* Worker: record changes of temp.<table> from now on.  Returns an SQLite result code. */
 int shim_journal_track(sqlite3 *db, const char *table);
-/* Worker: write pending changes to a journal file and clear them.  0, or -1 (logged). */
+/* Worker: write pending changes to a journal file and clear them.  Returns the number of row
+ * changes handed over (0: nothing pending), or -1 (logged). */
 int shim_journal_flush(sqlite3 *db, const char *dir, const char *run_name, const char *worker_id);
-/* Controller: apply one parsed journal file in a savepoint.  0, or -1 (logged, rolled back). */
+/* Controller: apply one parsed journal file in a savepoint.  Returns the number of row changes
+ * applied, or -1 (logged, rolled back). */
 int shim_journal_apply(sqlite3 *db, const cJSON *journal);
 #endif

@@ -8,9 +8,45 @@
 #include "role.h"
 #include "sqlvalue.h"
 #include <cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What this worker did, for `testmon-shim status`: <run>.worker-<id>-<pid>.json, rewritten when
+ * something changes (at open, after a table is copied, after a hand-over). */
+static struct {
+    int materialised;
+    long rows_handed, hand_errors;
+    char outcome[160];
+} report;
+
+static void write_report(void)
+{
+    if (!shim_proc.dir[0] || !shim_proc.run_name[0])
+        return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "format", 1);
+    cJSON_AddStringToObject(j, "worker", shim_proc.worker_id);
+    cJSON_AddNumberToObject(j, "pid", (double)getpid());
+    cJSON_AddStringToObject(j, "outcome", report.outcome);
+    cJSON_AddNumberToObject(j, "waited_ms", (double)shim_proc.waited_ms);
+    cJSON_AddNumberToObject(j, "tables_copied", report.materialised);
+    cJSON_AddNumberToObject(j, "rows_handed_over", (double)report.rows_handed);
+    cJSON_AddNumberToObject(j, "hand_over_errors", (double)report.hand_errors);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char wid[32], name[256];
+    size_t n = 0;
+    for (const char *p = shim_proc.worker_id; *p && n + 1 < sizeof wid; p++)
+        wid[n++] = (isalnum((unsigned char)*p)) ? *p : '_';
+    wid[n] = 0;
+    snprintf(name, sizeof name, "%s.worker-%s-%ld.json", shim_proc.run_name, wid, (long)getpid());
+    if (text)
+        shim_coord_write(shim_proc.dir, name, text);
+    free(text);
+}
 
 /* Scratch tables that testmon 2.0.0-2.0.12 keep in the main database: keyed by per-process ids
  * and re-filled by every process, so a worker's rows are its own business and are not handed
@@ -204,11 +240,16 @@ static int materialise(sqlite3 *db, const char *table, const cJSON *snapshot, in
         shim_sql_exec(db, "ROLLBACK TO testmon_shim_m");
     shim_sql_exec(db, "RELEASE testmon_shim_m");
     REAL(sqlite3_free)(ddl);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
         shim_log_error("cannot shadow table %s in this worker (%d); its writes will fail", table,
                        rc);
-    else
+    } else {
         shim_log_debug("shadowed table %s with a TEMP copy", table);
+        if (is_view) {
+            report.materialised++;
+            write_report();
+        }
+    }
     return rc;
 }
 
@@ -256,6 +297,13 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     enum shim_wait_result w =
         shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, shim_config.timeout_ms, &run,
                               &shim_proc.waited_ms);
+    static const char *const outcomes[] = {
+        [SHIM_WAIT_READY] = "ready", [SHIM_WAIT_MISSING] = "stepped aside: no run",
+        [SHIM_WAIT_DEAD] = "refused: controller exited", [SHIM_WAIT_TIMEOUT] = "refused: timeout",
+        [SHIM_WAIT_INVALID] = "refused: invalid coordination file"};
+    snprintf(report.outcome, sizeof report.outcome, "%s", outcomes[w]);
+    if (w != SHIM_WAIT_MISSING)
+        write_report();
     switch (w) {
     case SHIM_WAIT_MISSING:
         shim_log_info("no run published by parent pid %ld (testmon 1.0-1.3, or no shim in the "
@@ -345,15 +393,23 @@ int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_t
     return rc;
 }
 
+static void hand_over(struct shim_conn *c)
+{
+    int n = shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
+                               shim_proc.worker_id);
+    if (n == 0)
+        return;
+    if (n > 0)
+        report.rows_handed += n;
+    else
+        report.hand_errors++;
+    write_report();
+}
+
 void shim_worker_after_step(struct shim_conn *c)
 {
     if (shim_conn_take_commit(c))
-        shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
-                           shim_proc.worker_id);
+        hand_over(c);
 }
 
-void shim_worker_close(struct shim_conn *c)
-{
-    shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
-                       shim_proc.worker_id);
-}
+void shim_worker_close(struct shim_conn *c) { hand_over(c); }
