@@ -257,6 +257,7 @@ static __attribute__((unused)) void unit_fork(void (*fn)(void), const char *name
         unit_current = name;
         unit_passed = unit_failed = 0;
         fn();
+        unit_tmp_cleanup(); /* a temp dir the child made itself (_exit skips atexit) */
         int counts[2] = {unit_passed, unit_failed};
         ssize_t w = write(p[1], counts, sizeof counts);
         (void)w;
