@@ -196,7 +196,9 @@ cJSON *shim_coord_read(const char *dir, const char *name, int *missing)
         }
         const char *end = NULL;
         json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
-        if (!json || !cJSON_IsObject(json)) {
+        while (json && end && end < buf + off && strchr(" \t\r\n", *end))
+            end++;
+        if (!json || !cJSON_IsObject(json) || end != buf + off) { /* trailing junk too */
             shim_log_error("refusing coordination file %s: not valid JSON (truncated or "
                            "corrupt); remove it", path);
             cJSON_Delete(json);

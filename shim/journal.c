@@ -81,12 +81,12 @@ int shim_journal_track(sqlite3 *db, const char *table)
                                                      cols[i]));
     }
     char *sql = REAL(sqlite3_mprintf)(
-        "CREATE TEMP TRIGGER \"testmon_shim_ji_%w\" AFTER INSERT ON temp.\"%w\" BEGIN "
+        "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ji_%w\" AFTER INSERT ON temp.\"%w\" BEGIN "
         "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'I', NEW.rowid, NEW.rowid%s); END;"
-        "CREATE TEMP TRIGGER \"testmon_shim_ju_%w\" AFTER UPDATE ON temp.\"%w\" "
+        "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ju_%w\" AFTER UPDATE ON temp.\"%w\" "
         "WHEN OLD.rowid IS NOT NEW.rowid%s BEGIN "
         "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'U', OLD.rowid, NEW.rowid%s); END;"
-        "CREATE TEMP TRIGGER \"testmon_shim_jd_%w\" AFTER DELETE ON temp.\"%w\" BEGIN "
+        "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_jd_%w\" AFTER DELETE ON temp.\"%w\" BEGIN "
         "INSERT INTO testmon_shim_journal(tbl, op, rid) VALUES (%Q, 'D', OLD.rowid); END;",
         table, table, vcols, table, newv, table, table, changed, vcols, table, newv, table, table,
         table);

@@ -69,6 +69,9 @@ void shim_log(int lv, const char *fmt, ...)
         n = 0;
     if ((size_t)n >= sizeof buf - 1)
         n = (int)sizeof buf - 2;
+    for (int i = 0; i < n; i++) /* one message, one line */
+        if ((unsigned char)buf[i] < 0x20)
+            buf[i] = ' ';
     buf[n++] = '\n';
     int fd = atomic_load(&file_fd);
     /* Errors go to stderr even when a log file is set: the user must see them. */

@@ -344,7 +344,8 @@ static void test_read_refuses(void)
 
     static const char *const bad[] = {"",          "{\"state\":",  "{\"state\":\"rea",
                                       "not json",  "[1,2,3]",      "42",
-                                      "\"ready\"", "null",         "{\"a\":1,}"};
+                                      "\"ready\"", "null",         "{\"a\":1,}",
+                                      "{\"state\":\"ready\"} x", "{}{}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(p, sizeof p, "%s/bad.json", T);
         unit_write_file(p, bad[i]);

@@ -184,10 +184,21 @@ static void long_message(void)
     free(m);
 }
 
+static void embedded_newlines(void)
+{
+    struct unit_capture err = unit_capture_start(2);
+    shim_log_error("a path with a\nnewline and a\ttab");
+    char *m = unit_capture_end(&err);
+    CHECK_EQ_INT(count_char(m, '\n'), 1);
+    CHECK_CONTAINS(m, "a path with a newline and a tab");
+    free(m);
+}
+
 int main(void)
 {
     unit_watchdog(20);
     T = unit_tmpdir();
+    RUN_FORKED(embedded_newlines);
     RUN_FORKED(lv_default);
     RUN_FORKED(lv_empty);
     RUN_FORKED(lv_error);
