@@ -1,0 +1,199 @@
+/* runfiles.c: naming, liveness and safe reading of coordination files. */
+#include "runfiles.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tool_classify(const char *name, struct tool_file *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    size_t len = strlen(name);
+    if (len >= sizeof out->name)
+        return;
+    if (name[0] == '.') {
+        const char *t = strstr(name, ".tmp.");
+        char *end;
+        if (!t || t == name)
+            return;
+        long pid = strtol(t + 5, &end, 10);
+        if (end == t + 5 || *end != '.' || pid <= 0)
+            return;
+        out->kind = TF_TEMP;
+        out->pid = pid;
+        return;
+    }
+    long pid;
+    unsigned long long start;
+    int n = 0;
+    if (sscanf(name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 || name[n] != '.' ||
+        pid <= 0 || len < 5 || strcmp(name + len - 5, ".json") != 0 || name[4] == '-' ||
+        name[4] == '+')
+        return;
+    out->pid = pid;
+    out->start = start;
+    const char *rest = name + n;
+    if (strcmp(rest, ".json") == 0)
+        out->kind = TF_RUN;
+    else if (strncmp(rest, ".worker-", 8) == 0)
+        out->kind = TF_WORKER;
+    else if (strncmp(rest, ".journal-", 9) == 0)
+        out->kind = TF_JOURNAL;
+}
+
+int tool_coord_dir(const char *dir, char *out, size_t outsz)
+{
+    size_t n;
+    if (dir && *dir)
+        n = (size_t)snprintf(out, outsz, "%s/.testmon-shim", dir);
+    else if (getenv("TESTMON_SHIM_DIR") && *getenv("TESTMON_SHIM_DIR"))
+        n = (size_t)snprintf(out, outsz, "%s", getenv("TESTMON_SHIM_DIR"));
+    else
+        n = (size_t)snprintf(out, outsz, ".testmon-shim");
+    return n < outsz ? 0 : -1;
+}
+
+/* /proc/<pid>/stat: fields after comm, which may hold spaces and parentheses. */
+static int read_stat(long pid, char *state, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -1;
+    *state = p[2];
+    p++;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return -1;
+    }
+    *start = strtoull(p + 1, NULL, 10);
+    return 0;
+}
+
+unsigned long long tool_proc_starttime(long pid)
+{
+    char state;
+    unsigned long long start;
+    return pid > 0 && read_stat(pid, &state, &start) == 0 ? start : 0;
+}
+
+int tool_run_alive(long pid, unsigned long long start)
+{
+    char state;
+    unsigned long long st;
+    if (pid <= 0 || read_stat(pid, &state, &st) != 0)
+        return 0;
+    return state != 'Z' && state != 'X' && st == start;
+}
+
+int tool_pid_exists(long pid)
+{
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+cJSON *tool_read_json(const char *dir, const char *name, int *missing, char *why, size_t whysz)
+{
+    char path[4096];
+    *missing = 0;
+    why[0] = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+        snprintf(why, whysz, "path too long");
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            *missing = 1;
+        else if (errno == ELOOP)
+            snprintf(why, whysz, "a symlink");
+        else
+            snprintf(why, whysz, "%s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    cJSON *json = NULL;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        snprintf(why, whysz, "not a regular file");
+    else if (st.st_uid != geteuid())
+        snprintf(why, whysz, "owned by uid %ld, not us", (long)st.st_uid);
+    else if ((unsigned long long)st.st_size > TOOL_COORD_MAX_BYTES)
+        snprintf(why, whysz, "%lld bytes is too large", (long long)st.st_size);
+    else if (!(buf = malloc((size_t)st.st_size + 1)))
+        snprintf(why, whysz, "out of memory");
+    else {
+        size_t off = 0;
+        while (off < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            off += (size_t)r;
+        }
+        const char *end = NULL;
+        json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
+        if (!json || !cJSON_IsObject(json)) {
+            snprintf(why, whysz, "not valid JSON (truncated or corrupt)");
+            cJSON_Delete(json);
+            json = NULL;
+        }
+    }
+    free(buf);
+    close(fd);
+    return json;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct tool_file *)a)->name, ((const struct tool_file *)b)->name);
+}
+
+struct tool_file *tool_list_dir(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    size_t cap = 16;
+    struct tool_file *files = malloc(cap * sizeof *files);
+    struct dirent *e;
+    while (files && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (*n == cap) {
+            struct tool_file *more = realloc(files, 2 * cap * sizeof *files);
+            if (!more) {
+                free(files);
+                files = NULL;
+                break;
+            }
+            files = more;
+            cap *= 2;
+        }
+        tool_classify(e->d_name, &files[(*n)++]);
+    }
+    int err = errno;
+    closedir(d);
+    if (!files) {
+        errno = err ? err : ENOMEM;
+        return NULL;
+    }
+    qsort(files, *n, sizeof *files, by_name);
+    return files;
+}

@@ -1,0 +1,45 @@
+/* runfiles.h: reading a coordination directory (.testmon-shim) the way the shim does.
+ *
+ * Names (see shim/coord.h):
+ *   run-<pid>-<start>.json                    the controller's run file
+ *   run-<pid>-<start>.worker-<id>-<pid>.json  one worker's report
+ *   run-<pid>-<start>.journal-*.json          a worker's hand-over not yet applied
+ *   .<name>.tmp.<pid>.<n>                     a file being written (renamed into place) */
+#ifndef TOOL_RUNFILES_H
+#define TOOL_RUNFILES_H
+#include <cJSON.h>
+#include <stddef.h>
+
+#define TOOL_COORD_MAX_BYTES (16u << 20) /* SHIM_COORD_MAX_BYTES */
+
+enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP };
+
+struct tool_file {
+    char name[256];
+    enum tool_file_kind kind;
+    long pid;                 /* the run's controller (RUN, WORKER, JOURNAL); the writer (TEMP) */
+    unsigned long long start; /* the controller's start time (0 for TEMP) */
+};
+
+/* Classify a directory entry by name alone; 0 on success (kind may be TF_OTHER). */
+void tool_classify(const char *name, struct tool_file *out);
+
+/* The coordination directory: DIR/.testmon-shim if dir is given, else $TESTMON_SHIM_DIR, else
+ * ./.testmon-shim.  0, or -1 if too long. */
+int tool_coord_dir(const char *dir, char *out, size_t outsz);
+
+/* Kernel start time of pid (field 22 of /proc/<pid>/stat), 0 if none. */
+unsigned long long tool_proc_starttime(long pid);
+/* Is the controller pid with that start time still the same live, non-zombie process? */
+int tool_run_alive(long pid, unsigned long long start);
+/* Does a process with this pid exist (any start time)? */
+int tool_pid_exists(long pid);
+
+/* Read and parse dir/name with shim_coord_read's rules: no symlink, a regular file owned by us,
+ * at most 16 MiB, a JSON object.  NULL with *missing=1 if absent, or NULL with a reason in why. */
+cJSON *tool_read_json(const char *dir, const char *name, int *missing, char *why, size_t whysz);
+
+/* All entries of dir, classified, sorted by name; *n entries, malloc'd (caller frees).  NULL with
+ * errno set if the directory cannot be read. */
+struct tool_file *tool_list_dir(const char *dir, size_t *n);
+#endif

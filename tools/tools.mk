@@ -1,0 +1,45 @@
+# The testmon-shim command (tools/), its man page, and install/uninstall.  Included by the
+# Makefile after its own variables (CC, BUILD, VERSION, WARN, CFLAGS, CJSON_*):
+#   make $(BUILD)/testmon-shim      the command, next to the library in $(BUILD)
+#   make install PREFIX=/usr/local DESTDIR=
+#                                    $(PREFIX)/lib/libtestmon_shim.so, $(PREFIX)/bin/testmon-shim,
+#                                    $(PREFIX)/share/man/man1/testmon-shim.1 (the command finds
+#                                    the library at <bindir>/../lib)
+#   make uninstall PREFIX=... DESTDIR=...
+PREFIX  ?= /usr/local
+DESTDIR ?=
+TOOL_BINDIR  = $(PREFIX)/bin
+TOOL_LIBDIR  = $(PREFIX)/lib
+TOOL_MANDIR  = $(PREFIX)/share/man/man1
+TOOL_SRCS   := $(wildcard tools/*.c)
+TOOL_OBJS   := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%.o)
+TOOL_CFLAGS  = $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -DTESTMON_SHIM_VERSION='"$(VERSION)"'
+
+$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) tools/tools.mk
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/testmon-shim: $(TOOL_OBJS)
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJS) $(CJSON_LIBS)
+
+# Unit tests of the command's pure functions: tests/unit/test_tool_*.c link the command's
+# objects (not the shim's).  The shorter stem makes this rule win over unit.mk's.
+UNIT_BUILD ?= $(BUILD)/tests/unit
+TOOL_UNIT_OBJS = $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJS))
+$(UNIT_BUILD)/test_tool_%: tests/unit/test_tool_%.c tests/unit/unit.h $(TOOL_UNIT_OBJS) \
+		$(wildcard tools/*.h) tools/tools.mk
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -Itools -o $@ $< $(TOOL_UNIT_OBJS) $(CJSON_LIBS)
+
+.PHONY: tools install uninstall
+tools: $(BUILD)/testmon-shim
+
+install: $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim tools/testmon-shim.1
+	install -d '$(DESTDIR)$(TOOL_LIBDIR)' '$(DESTDIR)$(TOOL_BINDIR)' '$(DESTDIR)$(TOOL_MANDIR)'
+	install -m 0644 $(BUILD)/libtestmon_shim.so '$(DESTDIR)$(TOOL_LIBDIR)/libtestmon_shim.so'
+	install -m 0755 $(BUILD)/testmon-shim '$(DESTDIR)$(TOOL_BINDIR)/testmon-shim'
+	install -m 0644 tools/testmon-shim.1 '$(DESTDIR)$(TOOL_MANDIR)/testmon-shim.1'
+
+uninstall:
+	rm -f '$(DESTDIR)$(TOOL_LIBDIR)/libtestmon_shim.so' '$(DESTDIR)$(TOOL_BINDIR)/testmon-shim' \
+	      '$(DESTDIR)$(TOOL_MANDIR)/testmon-shim.1'
