@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 enum { DOCTOR_WORKS = 0, DOCTOR_CANNOT = 1, DOCTOR_WARNINGS = 3 };
-#define QUERY_TIMEOUT_MS 15000
-#define PROBE_TIMEOUT_MS 20000
+/* Deadlines of the children; TESTMON_SHIM_DOCTOR_TIMEOUT (seconds) sets both. */
+static long QUERY_TIMEOUT_MS = 15000, PROBE_TIMEOUT_MS = 20000;
 #define USE_INSTEAD "use a Python whose _sqlite3 links libsqlite3.so.0 (Debian's python3, pyenv, " \
                     "deadsnakes)"
 
@@ -142,7 +142,7 @@ static const char *child_failure(const struct tool_child *c, long timeout_ms, ch
     if (c->exec_errno)
         snprintf(buf, bufsz, "cannot execute: %s", strerror(c->exec_errno));
     else if (c->timed_out)
-        snprintf(buf, bufsz, "did not finish within %ld s (killed)", timeout_ms / 1000);
+        snprintf(buf, bufsz, "did not finish within %.1f s (killed)", timeout_ms / 1000.0);
     else if (c->signal)
         snprintf(buf, bufsz, "killed by signal %d", c->signal);
     else
@@ -432,6 +432,15 @@ int cmd_doctor(int argc, char **argv)
             return tool_usage_error("doctor: more than one directory given");
         else
             dir = argv[i];
+    }
+    const char *t = getenv("TESTMON_SHIM_DOCTOR_TIMEOUT");
+    if (t && *t) {
+        char *end;
+        double secs = strtod(t, &end);
+        if (*end || !(secs > 0 && secs <= 3600))
+            return tool_usage_error("doctor: TESTMON_SHIM_DOCTOR_TIMEOUT=%s is not a number of "
+                                    "seconds", t);
+        QUERY_TIMEOUT_MS = PROBE_TIMEOUT_MS = (long)(secs * 1000);
     }
     char python[PATH_MAX], why[PATH_MAX + 64];
     if (python_arg && find_python(python_arg, python, sizeof python, why, sizeof why) != 0)

@@ -148,7 +148,9 @@ cJSON *tool_read_json(const char *dir, const char *name, int *missing, char *why
         }
         const char *end = NULL;
         json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
-        if (!json || !cJSON_IsObject(json)) {
+        while (json && end && end < buf + off && strchr(" \t\r\n", *end))
+            end++;
+        if (!json || !cJSON_IsObject(json) || end != buf + off) { /* trailing junk too */
             snprintf(why, whysz, "not valid JSON (truncated or corrupt)");
             cJSON_Delete(json);
             json = NULL;
