@@ -25,11 +25,12 @@ $(BUILD)/testmon-shim: $(TOOL_OBJS)
 # Unit tests of the command's pure functions: tests/unit/test_tool_*.c link the command's
 # objects (not the shim's).  The shorter stem makes this rule win over unit.mk's.
 UNIT_BUILD ?= $(BUILD)/tests/unit
-TOOL_UNIT_OBJS = $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJS))
+TOOL_UNIT_OBJS = $(addprefix $(BUILD)/tools/,elf.o libpath.o runfiles.o spawn.o)
 $(UNIT_BUILD)/test_tool_%: tests/unit/test_tool_%.c tests/unit/unit.h $(TOOL_UNIT_OBJS) \
 		$(wildcard tools/*.h) tools/tools.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -Itools -o $@ $< $(TOOL_UNIT_OBJS) $(CJSON_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -Itools -Ishim -o $@ $< $(TOOL_UNIT_OBJS) \
+		-lsqlite3 $(CJSON_LIBS)
 
 .PHONY: tools install uninstall
 tools: $(BUILD)/testmon-shim
