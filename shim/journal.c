@@ -198,8 +198,11 @@ static int apply_op(sqlite3 *db, const cJSON *columns, const cJSON *op)
         const cJSON *c;
         cJSON_ArrayForEach(c, cols)
         {
-            if (!cJSON_IsString(c))
+            if (!cJSON_IsString(c)) {
+                REAL(sqlite3_free)(names);
+                REAL(sqlite3_free)(marks);
                 return SQLITE_MISMATCH;
+            }
             names = cat(names, REAL(sqlite3_mprintf)(update ? ", \"%w\" = ?" : ", \"%w\"",
                                                      c->valuestring));
             marks = cat(marks, REAL(sqlite3_mprintf)(", ?"));

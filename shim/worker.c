@@ -163,8 +163,11 @@ static int fill_from_snapshot(sqlite3 *db, const char *table, const cJSON *snap)
     const cJSON *c;
     cJSON_ArrayForEach(c, cols)
     {
-        if (!cJSON_IsString(c))
+        if (!cJSON_IsString(c)) {
+            REAL(sqlite3_free)(names);
+            REAL(sqlite3_free)(marks);
             return SQLITE_MISMATCH;
+        }
         char *a = REAL(sqlite3_mprintf)("%s, \"%w\"", names ? names : "", c->valuestring);
         char *b = REAL(sqlite3_mprintf)("%s, ?", marks ? marks : "");
         REAL(sqlite3_free)(names);
