@@ -15,7 +15,7 @@ TOOL_SRCS   := $(wildcard tools/*.c)
 TOOL_OBJS   := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%.o)
 TOOL_CFLAGS  = $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -DTESTMON_SHIM_VERSION='"$(VERSION)"'
 
-$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) tools/tools.mk
+$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) tools/tools.mk | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
 
