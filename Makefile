@@ -14,7 +14,7 @@ SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:shim/%.c=$(BUILD)/shim/%.o)
 
 .PHONY: all deps test check demo e2e compat-table clean
-all: $(BUILD)/.deps $(BUILD)/libtestmon_shim.so
+all: $(BUILD)/.deps $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
 
 # Debian packages the build and the tests need (scripts/install-deps.sh), checked once per tree.
 $(BUILD)/.deps: scripts/install-deps.sh
@@ -46,5 +46,6 @@ compat-table:
 clean:
 	rm -rf $(BUILD)
 
+include tools/tools.mk
 include tests/unit/unit.mk
 include tests/e2e/e2e.mk
