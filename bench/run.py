@@ -1,0 +1,620 @@
+#!/usr/bin/env python3
+"""Benchmarks of testmon-shim (`make bench`).  Stdlib only; the chart uses matplotlib from the
+bench-plot venv (bench/plot.py).
+
+Every figure is a comparison of the same workload with and without LD_PRELOAD of the shim,
+measured in the same run with interleaved A/B repetitions (ABBA order).  Results go to
+OUT/bench.json; one table is printed; OUT/bench.png is drawn by bench/plot.py.
+
+    bench/run.py --lib build/libtestmon_shim.so --micro build/bench/micro [--quick] [--only micro,serial,...]
+"""
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SECTIONS = ("micro", "callgrind", "serial", "xdist", "memory")
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- interpreters and venvs
+def find_python(ver):
+    cands = []
+    if shutil.which("python" + ver):
+        cands.append(shutil.which("python" + ver))
+    pyenv = shutil.which("pyenv") or os.path.expanduser("~/.pyenv/bin/pyenv")
+    if os.access(pyenv, os.X_OK):
+        try:
+            bare = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True,
+                                  timeout=60).stdout.split()
+        except (OSError, subprocess.TimeoutExpired):
+            bare = []
+        for v in sorted((v for v in bare if re.match(r"^%s\.\d+$" % re.escape(ver), v)),
+                        key=lambda v: int(v.rsplit(".", 1)[1]), reverse=True):
+            prefix = subprocess.run([pyenv, "prefix", v], capture_output=True, text=True).stdout.strip()
+            if prefix:
+                cands.append(os.path.join(prefix, "bin", "python" + ver))
+    probe = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
+    for exe in cands:
+        try:
+            out = subprocess.run([exe, "-c", probe], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        lines = out.stdout.split()
+        if out.returncode == 0 and lines and lines[0] == ver:
+            return lines[1]
+    sys.exit("bench: no python%s found (PATH or pyenv)" % ver)
+
+
+def ensure_venv(name, pyexe, packages):
+    full = subprocess.run([pyexe, "-c", "import sys; print(sys.version)"], capture_output=True,
+                          text=True).stdout
+    h = hashlib.sha256(json.dumps([full, sorted(packages)]).encode()).hexdigest()[:10]
+    ver = subprocess.run([pyexe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True).stdout.strip()
+    root = os.path.join(REPO, ".venvs")
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, "bench-%s-py%s-%s" % (name, ver, h))
+    stamp = os.path.join(path, ".bench-ok")
+    if os.path.exists(stamp):
+        return path
+    with open(path + ".lock", "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        if os.path.exists(stamp):
+            return path
+        log("creating venv %s (pip, PyPI)" % os.path.basename(path))
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([pyexe, "-m", "venv", path], check=True)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV", "LD_PRELOAD")}
+        r = subprocess.run([os.path.join(path, "bin", "python"), "-m", "pip", "install", "-q",
+                            "--disable-pip-version-check"] + list(packages), env=env,
+                           capture_output=True, text=True)
+        if r.returncode:
+            sys.exit("bench: pip install failed for %s:\n%s" % (path, (r.stdout + r.stderr)[-3000:]))
+        freeze = subprocess.run([os.path.join(path, "bin", "python"), "-m", "pip", "freeze"],
+                                capture_output=True, text=True, env=env).stdout
+        with open(stamp, "w") as f:
+            f.write(freeze)
+    return path
+
+
+# ---------------------------------------------------------------- statistics
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def quart(xs):
+    """(p25, p75) of xs; (x, x) for one value."""
+    if not xs:
+        return (float("nan"), float("nan"))
+    if len(xs) < 2:
+        return (xs[0], xs[0])
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return (q[0], q[2])
+
+
+def abba(rounds):
+    """Order of the two arms in each round: A B, B A, A B, ..."""
+    return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
+
+
+# ---------------------------------------------------------------- 1. micro
+MICRO_CALLS = {"step_reset": 1, "prepare_v2": 1, "open_memory": 2, "open_file": 2}
+MICRO_DESC = {
+    "step_reset": "sqlite3_step+reset, select 1, :memory:",
+    "prepare_v2": "sqlite3_prepare_v2+finalize",
+    "open_memory": "sqlite3_open_v2+close_v2, :memory:",
+    "open_file": "sqlite3_open_v2+close_v2, temp file",
+}
+
+
+def bench_micro(a, tmp):
+    rounds = 4 if a.quick else 16
+    scale = "0.05" if a.quick else "0.1"
+    per = {arm: {c: [] for c in MICRO_CALLS} for arm in ("off", "on")}
+    paired = {c: [] for c in MICRO_CALLS}
+    for order in abba(rounds):
+        got = {}
+        for arm in order:
+            env = dict(os.environ)
+            env.pop("LD_PRELOAD", None)
+            if arm == "on":
+                env["LD_PRELOAD"] = a.lib
+            out = subprocess.run([a.micro, "-n", scale, "-r", "5", "-d", tmp], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            pre = re.search(r"^preloaded (\d)", out, re.M).group(1)
+            if pre != ("1" if arm == "on" else "0"):
+                sys.exit("bench: micro: preload state is not what was asked (%s)" % arm)
+            for line in out.splitlines():
+                f = line.split()
+                if f[0] in MICRO_CALLS:
+                    # the fastest repeat of the process: preemption only ever adds time
+                    got[(arm, f[0])] = min(float(x) for x in f[1:])
+        for c in MICRO_CALLS:
+            per["off"][c].append(got[("off", c)])
+            per["on"][c].append(got[("on", c)])
+            paired[c].append(got[("on", c)] - got[("off", c)])
+    res = {}
+    for c, calls in MICRO_CALLS.items():
+        off, on = med(per["off"][c]), med(per["on"][c])
+        d = med(paired[c]) / calls
+        res[c] = {"desc": MICRO_DESC[c], "intercepted_calls": calls, "rounds": rounds,
+                  "off_ns": off, "on_ns": on, "off_iqr": quart(per["off"][c]),
+                  "on_iqr": quart(per["on"][c]), "delta_ns_per_call": d,
+                  "delta_iqr_per_call": [x / calls for x in quart(paired[c])],
+                  "ratio": on / off, "samples": {"off": per["off"][c], "on": per["on"][c]}}
+    return res
+
+
+# ---------------------------------------------------------------- 1b. callgrind
+def callgrind_ir(a, tmp, case, scale, preload):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = a.lib
+    out = os.path.join(tmp, "cg.out")
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                    a.micro, "-n", str(scale), "-r", "1", "-d", tmp, case], env=env,
+                   capture_output=True, text=True, check=True)
+    with open(out) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                ir = int(line.split()[1])
+    os.unlink(out)
+    return ir
+
+
+def bench_callgrind(a, tmp):
+    if not shutil.which("valgrind"):
+        return {"error": "valgrind not found"}
+    # Two iteration counts per arm: the slope is instructions per iteration, start-up cancels.
+    sizes = {"step_reset": (0.005, 0.025), "prepare_v2": (0.01, 0.05),
+             "open_memory": (0.01, 0.05), "open_file": (0.02, 0.1)}
+    from_micro = {"step_reset": 2000000, "prepare_v2": 200000, "open_memory": 100000,
+                  "open_file": 20000}
+    res = {}
+    for case, (s1, s2) in sizes.items():
+        n1, n2 = int(from_micro[case] * s1), int(from_micro[case] * s2)
+        slope = {}
+        for arm in ("off", "on"):
+            i1 = callgrind_ir(a, tmp, case, s1, arm == "on")
+            i2 = callgrind_ir(a, tmp, case, s2, arm == "on")
+            slope[arm] = (i2 - i1) / (n2 - n1)
+        calls = MICRO_CALLS[case]
+        res[case] = {"off_ir": slope["off"], "on_ir": slope["on"],
+                     "delta_ir_per_call": (slope["on"] - slope["off"]) / calls}
+    return res
+
+
+# ---------------------------------------------------------------- the generated suite
+CONFTEST = '''import os
+import resource
+
+
+def pytest_unconfigure(config):
+    d = os.environ.get("BENCH_RSS_DIR")
+    if d:
+        role = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with open(os.path.join(d, "%s-%d" % (role, os.getpid())), "w") as f:
+            f.write("%d\\n" % kb)
+'''
+
+
+def make_suite(root, modules, per_module):
+    os.makedirs(os.path.join(root, "pkg"))
+    os.makedirs(os.path.join(root, "tests"))
+    open(os.path.join(root, "pkg", "__init__.py"), "w").close()
+    with open(os.path.join(root, "conftest.py"), "w") as f:
+        f.write(CONFTEST)
+    with open(os.path.join(root, "pytest.ini"), "w") as f:
+        f.write("[pytest]\ntestpaths = tests\naddopts = -p no:cacheprovider\n")
+    with open(os.path.join(root, "pkg", "common.py"), "w") as f:
+        f.write("def scale(x, k):\n    return [v * k for v in x]\n")
+    for m in range(modules):
+        src = ["from pkg.common import scale", "", "EDIT = 0", ""]
+        tst = ["from pkg import mod_%03d as m" % m, ""]
+        for i in range(per_module):
+            src += ["def f%d(n):" % i,
+                    "    total = 0",
+                    "    for v in scale(range(n), %d):" % (i + 1),
+                    "        if v %% %d == 0:" % (i + 2),
+                    "            total += v",
+                    "    return total + EDIT * 0",
+                    "", ""]
+            want = sum(v for v in (j * (i + 1) for j in range(20)) if v % (i + 2) == 0)
+            tst += ["def test_f%d():" % i, "    assert m.f%d(20) == %d" % (i, want), "", ""]
+        with open(os.path.join(root, "pkg", "mod_%03d.py" % m), "w") as f:
+            f.write("\n".join(src))
+        with open(os.path.join(root, "tests", "test_mod_%03d.py" % m), "w") as f:
+            f.write("\n".join(tst))
+
+
+def edit_module(root):
+    p = os.path.join(root, "pkg", "mod_000.py")
+    with open(p) as f:
+        s = f.read()
+    n = int(re.search(r"^EDIT = (\d+)$", s, re.M).group(1))
+    with open(p, "w") as f:
+        f.write(re.sub(r"^EDIT = \d+$", "EDIT = %d" % (n + 1), s, flags=re.M))
+
+
+def clean_db(root):
+    for name in os.listdir(root):
+        if name.startswith(".testmondata"):
+            os.unlink(os.path.join(root, name))
+    shutil.rmtree(os.path.join(root, ".testmon-shim"), ignore_errors=True)
+
+
+def run_pytest(a, venv, root, shim, args, rss=None, log_to=None):
+    """Run `python -m pytest --testmon ARGS` in root; return (wall s, rc, per-process RSS KiB,
+    worker reports)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TESTMON", "PYTEST", "COV_")) and k not in ("LD_PRELOAD",)}
+    if shim:
+        env["LD_PRELOAD"] = a.lib
+    if log_to:
+        env["TESTMON_SHIM_LOG"] = "info:" + log_to
+    rssdir = tempfile.mkdtemp(prefix="rss-", dir=a.tmp)
+    env["BENCH_RSS_DIR"] = rssdir
+    cmd = [os.path.join(venv, "bin", "python"), "-m", "pytest", "--testmon", "-q"] + args
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode not in (0, 5):
+        sys.exit("bench: %s failed (rc %d) in %s:\n%s" % (" ".join(cmd), r.returncode, root,
+                                                          r.stdout[-3000:]))
+    procs = {}
+    for name in os.listdir(rssdir):
+        with open(os.path.join(rssdir, name)) as f:
+            procs[name] = int(f.read())
+    shutil.rmtree(rssdir)
+    reports = []
+    sd = os.path.join(root, ".testmon-shim")
+    if os.path.isdir(sd):
+        for name in os.listdir(sd):
+            if ".worker-" in name and name.endswith(".json"):
+                with open(os.path.join(sd, name)) as f:
+                    reports.append(json.load(f))
+    m = re.search(r"(\d+) passed", r.stdout)
+    return {"wall": wall, "rc": r.returncode, "passed": int(m.group(1)) if m else 0,
+            "rss": procs, "reports": reports}
+
+
+def summarize(pairs):
+    """pairs: list of (off, on) walls from the same round -> medians, ratio, spread."""
+    off = [p[0] for p in pairs]
+    on = [p[1] for p in pairs]
+    ratios = [p[1] / p[0] for p in pairs]
+    return {"off_s": med(off), "on_s": med(on), "ratio": med(on) / med(off),
+            "paired_ratio_median": med(ratios), "ratio_iqr": quart(ratios),
+            "off_iqr": quart(off), "on_iqr": quart(on), "rounds": len(pairs),
+            "samples": {"off": off, "on": on}}
+
+
+# ---------------------------------------------------------------- 2. serial
+def bench_serial(a, venvs, root):
+    fresh, incr, mem = [], [], {"off": [], "on": []}
+    t_round = 0
+    for r, order in enumerate(abba(4)):
+        if r >= 2 and a.left() < t_round * 1.2 + a.reserve_after_serial:
+            break
+        t0 = time.time()
+        got = {}
+        for arm in order:
+            clean_db(root)
+            f = run_pytest(a, venvs[a.serial_testmon], root, arm == "on", ["-p", "no:xdist"])
+            edit_module(root)
+            i = run_pytest(a, venvs[a.serial_testmon], root, arm == "on", ["-p", "no:xdist"])
+            if f["passed"] != a.tests or i["passed"] != a.per_module:
+                sys.exit("bench: serial %s: %d then %d passed, expected %d then %d"
+                         % (arm, f["passed"], i["passed"], a.tests, a.per_module))
+            got[arm] = (f, i)
+            mem[arm].append(max(f["rss"].values()))
+        fresh.append((got["off"][0]["wall"], got["on"][0]["wall"]))
+        incr.append((got["off"][1]["wall"], got["on"][1]["wall"]))
+        t_round = time.time() - t0
+    return {"testmon": a.serial_testmon, "fresh": summarize(fresh), "incremental": summarize(incr),
+            "rss_controller_kib": {arm: med(v) for arm, v in mem.items()}}
+
+
+# ---------------------------------------------------------------- 3./4. xdist
+def bench_xdist(a, venvs, root):
+    """Rounds over every (worker count, series); within a round each series runs off and on
+    back to back, ABBA.  Series: testmon 2.1.4 and 2.2.0 (off/on), and the upstream comparison
+    2.1.3 with the shim against 2.2.0 without (reusing 2.2.0 off of the same round)."""
+    counts = a.workers
+    walls = {}    # (series, n) -> [(off, on)]
+    upstream = {}  # n -> [(2.2.0 off, 2.1.3 on)]
+    waits, rss = [], {}
+    k = 0
+    t_round = 0
+    for r in range(3):
+        if r >= 1 and a.left() < t_round * 1.1 + a.reserve_after_xdist:
+            break
+        t0 = time.time()
+        for n in counts:
+            for series in ("2.1.4", "2.2.0"):
+                got = {}
+                k += 1
+                for arm in (("off", "on") if k % 2 else ("on", "off")):
+                    clean_db(root)
+                    res = run_pytest(a, venvs[series], root, arm == "on", ["-n", str(n)])
+                    if res["passed"] != a.tests:
+                        sys.exit("bench: xdist %s -n %d %s: %d passed" % (series, n, arm,
+                                                                          res["passed"]))
+                    got[arm] = res
+                    if arm == "on":
+                        waits += [dict(rep, series=series, n=n) for rep in res["reports"]]
+                    for name, kb in res["rss"].items():
+                        role = "controller" if name.startswith("controller") else "worker"
+                        rss.setdefault((series, n, arm, role), []).append(kb)
+                walls.setdefault((series, n), []).append((got["off"]["wall"], got["on"]["wall"]))
+                if series == "2.2.0" and n in a.upstream_workers:
+                    clean_db(root)
+                    res = run_pytest(a, venvs["2.1.3"], root, True, ["-n", str(n)])
+                    if res["passed"] != a.tests:
+                        sys.exit("bench: xdist 2.1.3+shim -n %d: %d passed" % (n, res["passed"]))
+                    upstream.setdefault(n, []).append((got["off"]["wall"], res["wall"]))
+        t_round = time.time() - t0
+        log("xdist: round %d took %.0f s, %.0f s left" % (r + 1, t_round, a.left()))
+    out = {"walls": {"%s/n%d" % k: summarize(v) for k, v in walls.items()},
+           "upstream": {"n%d" % n: summarize(v) for n, v in upstream.items()},
+           "reports": waits,
+           "rss": {"%s/n%d/%s/%s" % k: v for k, v in rss.items()}}
+    return out
+
+
+# ---------------------------------------------------------------- 3b. release latency (FIFO)
+def ready_latency(a, venvs, root, series, n):
+    """One untimed run with TESTMON_SHIM_LOG=info to a FIFO; the harness stamps each line on
+    arrival.  Returns per-worker (waited_ms from the shim, ms from the controller's 'ready'
+    line to the worker's 'opened ... read-only' line)."""
+    fifo = os.path.join(a.tmp, "shim-log.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo, 0o600)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    wfd = os.open(fifo, os.O_WRONLY)  # keeps the reader from seeing EOF between writers
+    os.set_blocking(rfd, True)
+    lines = []
+
+    def reader():
+        buf = b""
+        while True:
+            chunk = os.read(rfd, 65536)
+            t = time.perf_counter()
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                lines.append((t, line.decode(errors="replace")))
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    clean_db(root)
+    res = run_pytest(a, venvs[series], root, True, ["-n", str(n)], log_to=fifo)
+    os.close(wfd)
+    th.join(30)
+    os.close(rfd)
+    os.unlink(fifo)
+    t_ready = next((t for t, l in lines if "published" in l and l.endswith(": ready")), None)
+    workers = []
+    for t, l in lines:
+        m = re.search(r"worker (\S+): info: opened .* read-only after waiting (\d+) ms", l)
+        if m:
+            workers.append({"worker": m.group(1), "waited_ms": int(m.group(2)),
+                            "after_ready_ms": (t - t_ready) * 1000 if t_ready else None})
+    return {"series": series, "n": n, "passed": res["passed"], "workers": workers,
+            "lines": len(lines), "ready_seen": t_ready is not None}
+
+
+# ---------------------------------------------------------------- table
+def build_rows(R):
+    rows = []  # (section, figure, without, with, result, spread, goal, met)
+
+    def mark(ok):
+        return "met" if ok else "MISSED"
+
+    if "micro" in R:
+        for c, v in R["micro"].items():
+            cg = R.get("callgrind", {}).get(c, {})
+            cgs = (", %+.0f instr/call" % cg["delta_ir_per_call"]) if "delta_ir_per_call" in cg else ""
+            rows.append(("per call", v["desc"], "%.1f ns" % v["off_ns"], "%.1f ns" % v["on_ns"],
+                         "%+.1f ns/call%s" % (v["delta_ns_per_call"], cgs),
+                         "IQR %+.1f..%+.1f, %d rounds" % (tuple(v["delta_iqr_per_call"]) + (v["rounds"],)), "<= +2 ns",
+                         mark(v["delta_ns_per_call"] <= 2.0)))
+    if "serial" in R:
+        s = R["serial"]
+        for k in ("fresh", "incremental"):
+            v = s[k]
+            rows.append(("serial", "pytest --testmon -p no:xdist, %s (testmon %s)" % (
+                "fresh db" if k == "fresh" else "rerun after 1 edit", s["testmon"]),
+                "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.01", mark(v["ratio"] <= 1.01)))
+    if "xdist" in R:
+        x = R["xdist"]
+        for key, v in sorted(x["walls"].items(), key=lambda kv: (kv[0].split("/")[0],
+                                                                int(kv[0].split("/n")[1]))):
+            series, n = key.split("/n")
+            rows.append(("xdist", "-n %s, fresh db (testmon %s)" % (n, series),
+                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                         "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.03",
+                         mark(v["ratio"] <= 1.03)))
+        waits = [r["waited_ms"] for r in x["reports"]]
+        if waits:
+            rows.append(("xdist", "worker wait for ready, %d workers (shim report waited_ms)"
+                         % len(waits), "-", "median %g ms" % med(waits), "max %g ms" % max(waits),
+                         "%d waited > 0" % sum(1 for w in waits if w > 0), "(context)", "-"))
+        for key, v in sorted(x["upstream"].items(), key=lambda kv: int(kv[0][1:])):
+            rows.append(("upstream", "-n %s: 2.1.3 + shim vs 2.2.0 without" % key[1:],
+                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                         "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)),
+                         "<= x1.00 (no slower)",
+                         mark(v["ratio"] <= 1.0)))
+    if "latency" in R:
+        for lat in R["latency"]:
+            after = [w["after_ready_ms"] for w in lat["workers"] if w["waited_ms"] > 0
+                     and w["after_ready_ms"] is not None]
+            waited = [w for w in lat["workers"] if w["waited_ms"] > 0]
+            rows.append(("xdist", "release after ready, -n %d (testmon %s), log stamped on "
+                         "arrival" % (lat["n"], lat["series"]), "-",
+                         "%d/%d waited" % (len(waited), len(lat["workers"])),
+                         ("max %.2f ms after ready" % max(after)) if after else "none waited",
+                         "incl. open+shadows", "<= 1 ms",
+                         mark(not after or max(after) <= 1.0)))
+    if "memory" in R:
+        for label, v in R["memory"].items():
+            d = v["on"] - v["off"]
+            rows.append(("memory", "peak RSS, %s" % label, "%.1f MiB" % (v["off"] / 1024),
+                         "%.1f MiB" % (v["on"] / 1024), "%+.2f MiB" % (d / 1024),
+                         "median of %d" % v["n"], "< +1 MiB", mark(d < 1024)))
+    return rows
+
+
+def print_table(rows, file=sys.stdout):
+    head = ("section", "figure", "without shim", "with shim", "result", "spread", "goal", "")
+    w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    fmt = "| " + " | ".join("%%-%ds" % x for x in w) + " |"
+    print(fmt % head, file=file)
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|", file=file)
+    for r in rows:
+        print(fmt % r, file=file)
+
+
+def memory_from(R):
+    mem = {}
+    if "serial" in R:
+        m = R["serial"]["rss_controller_kib"]
+        mem["serial controller (testmon %s)" % R["serial"]["testmon"]] = dict(m, n=len(
+            R["serial"]["fresh"]["samples"]["off"]))
+    if "xdist" in R:
+        rss = R["xdist"]["rss"]
+        for series in ("2.1.4", "2.2.0"):
+            for role in ("controller", "worker"):
+                offs, ons = [], []
+                for key, v in rss.items():
+                    s, n, arm, ro = key.split("/")
+                    if s == series and ro == role:
+                        (ons if arm == "on" else offs).extend(v)
+                if offs and ons:
+                    mem["xdist %s, all -n (testmon %s)" % (role, series)] = {
+                        "off": med(offs), "on": med(ons), "n": min(len(offs), len(ons))}
+    return mem
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--micro", required=True)
+    ap.add_argument("--out", default=os.path.join(REPO, "build"))
+    ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (development)")
+    ap.add_argument("--only", default="", help="comma-separated: " + ",".join(SECTIONS))
+    ap.add_argument("--workers", default="1,2,4,8,16")
+    ap.add_argument("--modules", type=int, default=200)
+    ap.add_argument("--per-module", type=int, default=10)
+    ap.add_argument("--setup-only", action="store_true")
+    ap.add_argument("--budget", type=float, default=540,
+                    help="seconds for the measurements (venv creation excluded); rounds of the "
+                         "serial and xdist parts are added while they fit")
+    a = ap.parse_args()
+    a.lib = os.path.abspath(a.lib)
+    a.micro = os.path.abspath(a.micro)
+    if not os.path.exists(a.lib):
+        sys.exit("bench: no library at %s" % a.lib)
+    only = set(a.only.split(",")) - {""} or set(SECTIONS)
+    a.workers = [int(x) for x in a.workers.split(",")]
+    a.upstream_workers = [n for n in (2, 4) if n in a.workers]
+    if a.quick:
+        a.modules = min(a.modules, 40)
+    a.tests = a.modules * a.per_module
+    a.serial_testmon = "2.1.4"
+    with open(os.path.join(HERE, "pins.json")) as f:
+        pins = json.load(f)
+    t_start = time.time()
+    py = find_python(pins["python"])
+    venvs = {}
+    if only & {"serial", "xdist", "memory"} or a.setup_only:
+        for rel, pk in pins["testmon"].items():
+            venvs[rel] = ensure_venv("tm" + rel, py, pins["common"] + pk)
+    plot_venv = ensure_venv("plot", py, pins["plot"])
+    if a.setup_only:
+        return
+    os.makedirs(a.out, exist_ok=True)
+    t_measure = time.time()
+    a.left = lambda: a.budget - (time.time() - t_measure)
+    a.reserve_after_serial = 0 if "xdist" not in only and "memory" not in only else a.budget * 0.5
+    a.reserve_after_xdist = 30
+    a.tmp = tempfile.mkdtemp(prefix="testmon-shim-bench-")
+    R = {"meta": {"lib": a.lib, "quick": a.quick, "python": py, "nproc": os.cpu_count(),
+                  "loadavg_start": os.getloadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "tests": a.tests, "modules": a.modules}}
+    try:
+        if "micro" in only:
+            log("micro: %s with/without LD_PRELOAD, interleaved" % a.micro)
+            R["micro"] = bench_micro(a, a.tmp)
+        if "callgrind" in only:
+            log("callgrind: instructions per call")
+            R["callgrind"] = bench_callgrind(a, a.tmp)
+        if only & {"serial", "xdist", "memory"}:
+            root = os.path.join(a.tmp, "suite")
+            make_suite(root, a.modules, a.per_module)
+            log("suite: %d tests in %d modules at %s" % (a.tests, a.modules, root))
+            # warm-up: byte-compile the suite and the venvs' imports once per venv
+            for rel in venvs:
+                clean_db(root)
+                run_pytest(a, venvs[rel], root, False, ["-p", "no:xdist"])
+            if "serial" in only or "memory" in only:
+                log("serial: testmon %s, fresh + incremental, ABBA" % a.serial_testmon)
+                R["serial"] = bench_serial(a, venvs, root)
+            if "xdist" in only or "memory" in only:
+                log("xdist: -n %s, testmon 2.1.4 / 2.2.0 off+on, 2.1.3+shim" % a.workers)
+                R["xdist"] = bench_xdist(a, venvs, root)
+                R["latency"] = []
+                for n in sorted({a.workers[min(2, len(a.workers) - 1)], a.workers[-1]}):
+                    if not R["latency"] or a.left() > 60:
+                        R["latency"].append(ready_latency(a, venvs, root, "2.1.4", n))
+            R["memory"] = memory_from(R)
+    finally:
+        shutil.rmtree(a.tmp, ignore_errors=True)
+    R["meta"]["loadavg_end"] = os.getloadavg()
+    R["meta"]["seconds"] = time.time() - t_start
+    rows = build_rows(R)
+    R["table"] = rows
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump(R, f, indent=1)
+    with open(os.path.join(a.out, "bench.md"), "w") as f:
+        print_table(rows, file=f)
+    r = subprocess.run([os.path.join(plot_venv, "bin", "python"), os.path.join(HERE, "plot.py"),
+                        os.path.join(a.out, "bench.json"), os.path.join(a.out, "bench.png")])
+    if r.returncode:
+        log("chart failed (rc %d)" % r.returncode)
+    print()
+    print("testmon-shim benchmarks, %s, %d cores, load %.1f -> %.1f, %.0f s%s" % (
+        R["meta"]["started"], os.cpu_count(), R["meta"]["loadavg_start"][0],
+        R["meta"]["loadavg_end"][0], R["meta"]["seconds"], " (QUICK)" if a.quick else ""))
+    print_table(rows)
+    missed = [r for r in rows if r[-1] == "MISSED"]
+    goals = [r for r in rows if r[-1] in ("met", "MISSED")]
+    print("\n%d goals: %d met, %d missed" % (len(goals), len(goals) - len(missed), len(missed)))
+
+
+if __name__ == "__main__":
+    main()
