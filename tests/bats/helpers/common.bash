@@ -28,8 +28,9 @@ common_teardown() {
 }
 
 # run a command with the shim preloaded; stdout and stderr kept apart in $output / $stderr
+# (SHIM_PRELOAD_FIRST: a library preloaded before the shim, e.g. a sanitizer runtime)
 preloaded() {
-    run --separate-stderr env LD_PRELOAD="$SHIM" "$@"
+    run --separate-stderr env LD_PRELOAD="${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$SHIM" "$@"
     result="$output"   # kept for json_field: the next `run` replaces $output
 }
 

@@ -1,0 +1,1 @@
+DELETE FROM test_execution_file_fp WHERE test_execution_id IN (SELECT id FROM test_execution WHERE test_name = 't::a')

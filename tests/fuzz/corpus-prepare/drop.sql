@@ -1,0 +1,1 @@
+DROP VIEW test_execution; UPDATE test_execution SET failed = 2

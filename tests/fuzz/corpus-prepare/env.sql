@@ -1,0 +1,1 @@
+INSERT INTO environment VALUES (NULL, 'default', 'pkgs', '3'); SELECT * FROM environment

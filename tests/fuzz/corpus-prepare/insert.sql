@@ -1,0 +1,1 @@
+INSERT INTO test_execution(environment_id, test_name, duration, failed, forced) VALUES (1, 'x', 0.1, 0, 0)

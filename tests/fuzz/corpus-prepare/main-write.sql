@@ -1,0 +1,1 @@
+UPDATE main.test_execution SET failed = 1; DELETE FROM temp.test_execution

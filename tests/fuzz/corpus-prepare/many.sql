@@ -1,0 +1,1 @@
+UPDATE test_execution SET failed=1; UPDATE file_fp SET mtime=1; UPDATE metadata SET data=1; UPDATE nopk SET a=1; UPDATE test_execution_file_fp SET fingerprint_id=1; UPDATE mcall_id SET name=1

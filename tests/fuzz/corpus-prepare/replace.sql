@@ -1,0 +1,1 @@
+INSERT OR REPLACE INTO metadata VALUES ('data_version', '2')

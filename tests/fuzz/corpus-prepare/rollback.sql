@@ -1,0 +1,1 @@
+BEGIN; UPDATE test_execution SET failed = 1; ROLLBACK

@@ -1,0 +1,1 @@
+SAVEPOINT a; DELETE FROM file_fp; RELEASE a

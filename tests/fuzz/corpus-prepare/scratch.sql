@@ -1,0 +1,1 @@
+INSERT INTO mcall_id VALUES (NULL, 'x'); DELETE FROM mcall_id

@@ -1,0 +1,1 @@
+SELECT * FROM test_execution JOIN environment ON environment.id = environment_id

@@ -1,0 +1,1 @@
+CREATE TEMP TRIGGER tr AFTER INSERT ON metadata BEGIN UPDATE test_execution SET failed = 1; END; INSERT INTO metadata VALUES ('a','b')

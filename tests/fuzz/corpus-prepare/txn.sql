@@ -1,0 +1,1 @@
+BEGIN; INSERT INTO metadata VALUES ('k', 'v'); UPDATE file_fp SET mtime = 3 WHERE id = 2; COMMIT

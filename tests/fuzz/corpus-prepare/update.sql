@@ -1,0 +1,1 @@
+UPDATE test_execution SET forced = NULL WHERE id = 1

@@ -1,0 +1,1 @@
+INSERT INTO file_fp(filename, method_checksums, mtime, fsha) VALUES ('a.py', x'00ff', 1, 'abc') ON CONFLICT DO NOTHING

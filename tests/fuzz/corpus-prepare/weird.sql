@@ -1,0 +1,1 @@
+UPDATE "we""ird" SET "col ""q""" = 1; INSERT INTO nopk VALUES (1, 2)

@@ -1,0 +1,1 @@
+WITH x AS (SELECT 1) UPDATE test_execution SET failed = (SELECT * FROM x)

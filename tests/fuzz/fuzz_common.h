@@ -1,0 +1,124 @@
+/* fuzz_common.h: shared set-up for the libFuzzer targets (tests/fuzz/fuzz_*.c).
+ *
+ * The targets link the shim's objects except wrappers.o plus the real libsqlite3, like the unit
+ * tests, so the table of real functions is filled from the linked library.  Each target works in
+ * a private directory (under /dev/shm when available: no disk I/O per execution) holding a
+ * testmon-like datafile. */
+#ifndef FUZZ_COMMON_H
+#define FUZZ_COMMON_H
+#include "coord.h"
+#include "real.h"
+#include "role.h"
+#include <dirent.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const FUZZ_SCHEMA =
+    "CREATE TABLE environment(id INTEGER PRIMARY KEY ASC, environment_name TEXT, "
+    "  system_packages TEXT, python_version TEXT, "
+    "  UNIQUE (environment_name, system_packages, python_version));"
+    "CREATE TABLE test_execution(id INTEGER PRIMARY KEY ASC, environment_id INTEGER, "
+    "  test_name TEXT, duration FLOAT, failed BIT, forced BIT, "
+    "  FOREIGN KEY(environment_id) REFERENCES environment(id));"
+    "CREATE INDEX test_execution_fk_name ON test_execution (environment_id, test_name);"
+    "CREATE TABLE file_fp(id INTEGER PRIMARY KEY, filename TEXT, method_checksums BLOB, "
+    "  mtime FLOAT, fsha TEXT, UNIQUE (filename, fsha, method_checksums));"
+    "CREATE TABLE test_execution_file_fp(test_execution_id INTEGER, fingerprint_id INTEGER, "
+    "  FOREIGN KEY(test_execution_id) REFERENCES test_execution(id) ON DELETE CASCADE);"
+    "CREATE TABLE metadata(dataid TEXT PRIMARY KEY, data TEXT);"
+    "CREATE TABLE mcall_id(id INTEGER PRIMARY KEY, name TEXT);"
+    "CREATE TABLE nopk(a TEXT, b INTEGER);"
+    "CREATE TABLE \"we\"\"ird\"(\"col \"\"q\"\"\" TEXT, x INTEGER PRIMARY KEY);"
+    "INSERT INTO environment VALUES (1, 'default', 'pk-a', '3.11'), (2, 'other', 'pk-b', '3.11');"
+    "INSERT INTO test_execution VALUES (1, 1, 't::a', 0.5, 0, 0), (2, 1, 't::b', 1.0, 0, 0),"
+    "  (3, 2, 't::c', 2.0, 1, 0);"
+    "INSERT INTO file_fp VALUES (1, 'a.py', x'00ff', 1.5, 'abc'), (2, 'b.py', x'', 2.5, 'def');"
+    "INSERT INTO test_execution_file_fp VALUES (1, 1), (2, 1), (3, 2);"
+    "INSERT INTO metadata VALUES ('data_version', '1');"
+    "INSERT INTO nopk VALUES ('a', 1), ('b', 2);"
+    "INSERT INTO \"we\"\"ird\" VALUES ('q1', 10);"
+    "PRAGMA user_version = 3;";
+
+static __attribute__((unused)) void fuzz_real_fill(void)
+{
+#define X(name) atomic_store(&shim_real_table[SHIM_REAL_##name], (void *)&name);
+    SHIM_REAL_FUNCS(X)
+#undef X
+}
+
+static char fuzz_root[PATH_MAX];
+
+static __attribute__((unused)) void fuzz_rm_dir_files(const char *dir, const char *contains)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[PATH_MAX + 256];
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        if (contains && !strstr(e->d_name, contains))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+static __attribute__((unused)) void fuzz_cleanup(void)
+{
+    char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/.testmon-shim", fuzz_root);
+    fuzz_rm_dir_files(dir, NULL);
+    rmdir(dir);
+    fuzz_rm_dir_files(fuzz_root, NULL);
+    rmdir(fuzz_root);
+}
+
+/* A private directory with a testmon-like .testmondata; returns the datafile's path. */
+static __attribute__((unused)) const char *fuzz_make_datafile(const char *tag)
+{
+    static char df[PATH_MAX];
+    char tmpl[PATH_MAX];
+    struct stat st;
+    const char *base = stat("/dev/shm", &st) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                                                   : "/tmp";
+    snprintf(tmpl, sizeof tmpl, "%s/testmon-fuzz-%s.XXXXXX", base, tag);
+    if (!mkdtemp(tmpl) || !realpath(tmpl, fuzz_root)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    atexit(fuzz_cleanup);
+    snprintf(df, sizeof df, "%s/.testmondata", fuzz_root);
+    sqlite3 *db;
+    if (sqlite3_open(df, &db) != SQLITE_OK ||
+        sqlite3_exec(db, FUZZ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "fuzz: cannot create %s: %s\n", df, sqlite3_errmsg(db));
+        exit(2);
+    }
+    sqlite3_close(db);
+    return df;
+}
+
+/* Set shim_proc up as role.c does for worker gw0 whose controller is this very process (alive,
+ * so the run is judged by its file alone). */
+static __attribute__((unused)) void fuzz_be_worker(const char *df)
+{
+    memset(&shim_proc, 0, sizeof shim_proc);
+    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", df);
+    shim_coord_dir(df, shim_proc.dir, sizeof shim_proc.dir);
+    mkdir(shim_proc.dir, 0700);
+    shim_proc.run.pid = getpid();
+    shim_proc.run.start = shim_proc_starttime(getpid());
+    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "gw0");
+    shim_proc.role = SHIM_ROLE_WORKER;
+    shim_config.timeout_ms = 0; /* "initialising" is then a timeout at once, not a wait */
+}
+#endif

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# checks.sh STEP...: the robustness checks behind tests/check.mk.  Steps: fuzz-replay asan ubsan
+# tsan valgrind coverage.  Each step prints its parts' results; the last line adds them all up as
+# `N passed, N failed` (exit status 1 if anything failed).  Every step builds into its own BUILD
+# directory (build-asan, build-ubsan, build-tsan, build-vg, build-cov, build-fuzz).
+#   E2E_CELL=0      skip the end-to-end cell of the asan step (it needs the e2e venvs)
+#   BATS_FILTER=re  only the bats tests whose name matches
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+MAKE=${MAKE:-make}
+MK=(-f Makefile -f tests/check.mk)
+SAN_COMMON="-O1 -g -fno-omit-frame-pointer"
+ASAN_CFLAGS="$SAN_COMMON -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+UBSAN_CFLAGS="$SAN_COMMON -fsanitize=undefined -fno-sanitize-recover=all"
+TSAN_CFLAGS="$SAN_COMMON -fsanitize=thread"
+COV_CFLAGS="-O0 -g --coverage"
+LIBASAN=$(gcc -print-file-name=libasan.so)
+LIBTSAN=$(gcc -print-file-name=libtsan.so)
+total_pass=0 total_fail=0
+LOGS=${CHECK_LOGS:-build/check-logs}
+mkdir -p "$LOGS"
+
+tally() { # name passed failed
+    total_pass=$((total_pass + $2)); total_fail=$((total_fail + $3))
+    printf '== %-34s %s passed, %s failed\n' "$1:" "$2" "$3"
+}
+
+# run a command whose last "N passed, N failed" line is its result; no such line = 1 failure
+counted() { # name command...
+    local name=$1 log="$LOGS/${1//[^A-Za-z0-9_.-]/_}.log" rc line p f; shift
+    "$@" >"$log" 2>&1; rc=$?
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(sed -nE 's/.*\b([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+    f=$(sed -nE 's/.*\b([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+    [ -n "$p" ] || { p=0; f=1; }
+    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+    if [ "$f" -gt 0 ]; then echo "--- $name failed (exit $rc), log $log:"; tail -n 40 "$log"; fi
+    tally "$name" "$p" "$f"
+}
+
+# one command, one result
+single() { # name command...
+    local name=$1 log="$LOGS/${1//[^A-Za-z0-9_.-]/_}.log"; shift
+    if "$@" >"$log" 2>&1; then tally "$name" 1 0
+    else echo "--- $name failed, log $log:"; tail -n 40 "$log"; tally "$name" 0 1; fi
+}
+
+bats_run() { # files... (env decides BUILD and the extra preload); prints N passed, N failed
+    local tap rc
+    tap=$(bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$@" 2>&1); rc=$?
+    printf '%s\n' "$tap"
+    echo "$(grep -c '^ok ' <<<"$tap") passed, $(grep -c '^not ok ' <<<"$tap") failed"
+    return "$rc"
+}
+
+build() { # BUILD CFLAGS
+    "$MAKE" -s "${MK[@]}" BUILD="$1" CFLAGS="$2" all
+}
+
+step_fuzz_replay() {
+    single "fuzz: build" "$MAKE" -s "${MK[@]}" fuzz-build
+    local t files n
+    for t in runfile journal prepare; do
+        files=(tests/fuzz/corpus-$t/*)
+        n=${#files[@]}
+        # each file once, sanitizers and leak checking on; any report is a failure
+        if build-fuzz/fuzz_$t -runs=1 "${files[@]}" >"$LOGS/fuzz-replay-$t.log" 2>&1; then
+            tally "fuzz-replay $t ($n inputs)" "$n" 0
+        else
+            echo "--- fuzz-replay $t failed:"; grep -A30 -m1 'ERROR\|runtime error' "$LOGS/fuzz-replay-$t.log"
+            tally "fuzz-replay $t ($n inputs)" 0 1
+        fi
+    done
+}
+
+step_asan() {
+    single "asan: build" build build-asan "$ASAN_CFLAGS"
+    counted "asan: unit" env ASAN_OPTIONS=detect_leaks=1 "$MAKE" -s "${MK[@]}" BUILD=build-asan \
+        CFLAGS="$ASAN_CFLAGS" unit
+    counted "asan: bats" env BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 \
+        tests/robust/programs.sh build-asan "$ASAN_CFLAGS"
+    if [ "${E2E_CELL:-1}" != 0 ]; then
+        # the e2e runner puts the shim first in LD_PRELOAD and keeps what the environment
+        # preloads after it, so the ASan runtime rides along and must not insist on being first
+        counted "asan: e2e testmon 2.1.3 py3.11" env LD_PRELOAD="$LIBASAN" \
+            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1 \
+            "$MAKE" -s "${MK[@]}" BUILD=build-asan CFLAGS="$ASAN_CFLAGS" e2e TESTMON=2.1.3 PYTHON=3.11
+    fi
+}
+
+step_ubsan() {
+    single "ubsan: build" build build-ubsan "$UBSAN_CFLAGS"
+    counted "ubsan: unit" "$MAKE" -s "${MK[@]}" BUILD=build-ubsan CFLAGS="$UBSAN_CFLAGS" unit
+    # libubsan need not come first: the shim's own NEEDED entry loads it
+    counted "ubsan: bats" env BUILD=build-ubsan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "ubsan: robust programs" tests/robust/programs.sh build-ubsan "$UBSAN_CFLAGS"
+}
+
+step_tsan() {
+    single "tsan: build" build build-tsan "$TSAN_CFLAGS"
+    counted "tsan: unit" env TSAN_OPTIONS=halt_on_error=1 "$MAKE" -s "${MK[@]}" BUILD=build-tsan \
+        CFLAGS="$TSAN_CFLAGS" unit
+    counted "tsan: bats" env BUILD=build-tsan SHIM_PRELOAD_FIRST="$LIBTSAN" \
+        TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 bats_run tests/bats/shim.bats
+    counted "tsan: robust programs (fork/threads stress)" env TSAN_OPTIONS=halt_on_error=1 \
+        tests/robust/programs.sh build-tsan "$TSAN_CFLAGS"
+}
+
+step_valgrind() {
+    single "valgrind: build" build build-vg "-O1 -g"
+    counted "valgrind: unit" "$MAKE" -s "${MK[@]}" BUILD=build-vg CFLAGS="-O1 -g" \
+        UNIT_RUN="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite" unit
+}
+
+step_coverage() {
+    rm -rf build-cov
+    single "coverage: build" build build-cov "$COV_CFLAGS"
+    counted "coverage: unit" "$MAKE" -s "${MK[@]}" BUILD=build-cov CFLAGS="$COV_CFLAGS" unit
+    counted "coverage: bats" env BUILD=build-cov bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "coverage: robust programs" tests/robust/programs.sh build-cov "$COV_CFLAGS"
+    local rep=build-cov/coverage.txt
+    tests/robust/coverage-report.sh build-cov | tee "$rep"
+    local pct
+    pct=$(sed -n 's/^TOTAL.* \([0-9.]*\)%$/\1/p' "$rep")
+    if [ -n "$pct" ] && awk "BEGIN{exit !($pct >= ${COVERAGE_MIN:-90})}"; then
+        tally "coverage: shim/ lines >= ${COVERAGE_MIN:-90}% ($pct%)" 1 0
+    else
+        tally "coverage: shim/ lines >= ${COVERAGE_MIN:-90}% (${pct:-?}%)" 0 1
+    fi
+}
+
+for s in "$@"; do
+    case $s in
+    fuzz-replay) step_fuzz_replay ;;
+    asan|ubsan|tsan|valgrind|coverage) "step_$s" ;;
+    *) echo "checks.sh: unknown step $s" >&2; exit 2 ;;
+    esac
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

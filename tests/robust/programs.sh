@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# programs.sh BUILD CFLAGS: build the C programs of tests/robust against BUILD's shim and run them
+# with it preloaded: the fork/threads stress (pytest_stress) and the re-entrancy test
+# (pytest_reentrancy).  Prints each program's result and a closing `N passed, N failed`.
+set -u
+cd "$(dirname "$0")/../.."
+B=$1 CFLAGS=$2
+case $B in /*) SHIM=$B/libtestmon_shim.so ;; *) SHIM=$PWD/$B/libtestmon_shim.so ;; esac
+out=$B/tests/robust
+mkdir -p "$out"
+[ -f "$SHIM" ] || { echo "no $SHIM"; echo "0 passed, 1 failed"; exit 1; }
+pass=0 fail=0
+for p in stress reentrancy; do
+    # shellcheck disable=SC2086
+    if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra $CFLAGS -o "$out/pytest_$p" "tests/robust/$p.c" \
+        -lsqlite3 -lpthread; then
+        fail=$((fail + 1)); continue
+    fi
+done
+# does this libsqlite3 re-enter its own API through the PLT (what the re-entrancy test needs)?
+lib=$(ldconfig -p | awk '/libsqlite3.so.0 .*x86-64/ {print $NF; exit}')
+if readelf -rW "$lib" 2>/dev/null | grep -q 'JUMP_SLOT.* sqlite3_prepare_v2'; then
+    echo "$lib calls its own sqlite3_prepare_v2 through its PLT: re-entry happens"
+else
+    echo "note: $lib binds its own API directly; the re-entrancy test then only shows no harm"
+fi
+run() { # name command...
+    local name=$1; shift
+    local w; w=$(mktemp -d "${TMPDIR:-/tmp}/shim-robust.XXXXXX")
+    local log=$w/out.txt
+    ( cd "$w" && env -u PYTEST_XDIST_WORKER -u TESTMON_SHIM -u TESTMON_SHIM_DIR \
+        TESTMON_SHIM_LOG="info:$w/shim.log" LD_PRELOAD="$SHIM" "$@" "$w" "$w/shim.log" ) >"$log" 2>&1
+    local rc=$?
+    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    local p f
+    p=$(sed -nE 's/^([0-9]+) passed.*/\1/p' <<<"$line"); f=$(sed -nE 's/.* ([0-9]+) failed/\1/p' <<<"$line")
+    [ -n "$p" ] || { p=0; f=1; }
+    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+    if [ "$f" -gt 0 ]; then echo "--- $name failed (exit $rc):"; cat "$log"; fi
+    # sanitizer reports in the shim log or program output are failures too
+    if grep -q 'ThreadSanitizer\|AddressSanitizer\|runtime error' "$log"; then
+        echo "--- $name: sanitizer report"; cat "$log"; f=$((f + 1))
+    fi
+    echo "$name: $p passed, $f failed"
+    pass=$((pass + p)); fail=$((fail + f))
+    rm -rf "$w"
+}
+run "fork/threads stress" "$out/pytest_stress"
+run "re-entrancy" "$out/pytest_reentrancy"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
