@@ -1,5 +1,6 @@
 /* datafile.c: canonical names for database files. */
 #include "datafile.h"
+#include "hex.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,17 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decode the path part of a file: URI into out.  Returns 0, or -1 if it is not a file. */
 static int uri_path(const char *uri, char *out, size_t outsz)
@@ -33,8 +23,8 @@ static int uri_path(const char *uri, char *out, size_t outsz)
     size_t n = 0;
     for (; *p && *p != '?' && *p != '#'; p++) {
         int c = (unsigned char)*p;
-        if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            c = hexval(p[1]) * 16 + hexval(p[2]);
+        if (c == '%' && shim_hexval(p[1]) >= 0 && shim_hexval(p[2]) >= 0) {
+            c = shim_hexval(p[1]) * 16 + shim_hexval(p[2]);
             p += 2;
         }
         if (n + 1 >= outsz || c == 0)

@@ -9,6 +9,22 @@
 
 /* The whole step runs guarded: libsqlite3 re-enters its own API from inside step (schema
  * re-reads), and those internal statements must never see a policy. */
+/* Around a statement that runs on a managed connection: the controller applies what workers
+ * handed over before it starts a transaction; afterwards each role looks at what happened. */
+static void before(struct shim_conn *c, sqlite3 *db)
+{
+    if (c->kind == SHIM_CONN_CONTROLLER && REAL(sqlite3_get_autocommit)(db))
+        shim_controller_before_write(c);
+}
+
+static void after(struct shim_conn *c, int rc)
+{
+    if (c->kind == SHIM_CONN_CONTROLLER)
+        shim_controller_after_step(c, rc);
+    else
+        shim_worker_after_step(c);
+}
+
 int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *))
 {
     sqlite3 *db = REAL(sqlite3_db_handle)(stmt);
@@ -17,15 +33,11 @@ int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *))
         return real(stmt);
     int saved = errno;
     shim_enter();
-    if (c->kind == SHIM_CONN_CONTROLLER && REAL(sqlite3_get_autocommit)(db))
-        shim_controller_before_write(c);
+    before(c, db);
     errno = saved;
     int rc = real(stmt);
     saved = errno;
-    if (c->kind == SHIM_CONN_CONTROLLER)
-        shim_controller_after_step(c, rc);
-    else
-        shim_worker_after_step(c);
+    after(c, rc);
     shim_leave();
     errno = saved;
     return rc;
@@ -80,15 +92,11 @@ int shim_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char
         return REAL(sqlite3_exec)(db, sql, cb, arg, errmsg);
     int saved = errno;
     shim_enter();
-    if (c->kind == SHIM_CONN_CONTROLLER && REAL(sqlite3_get_autocommit)(db))
-        shim_controller_before_write(c);
+    before(c, db);
     errno = saved;
     int rc = REAL(sqlite3_exec)(db, sql, cb, arg, errmsg);
     saved = errno;
-    if (c->kind == SHIM_CONN_CONTROLLER)
-        shim_controller_after_step(c, rc);
-    else
-        shim_worker_after_step(c);
+    after(c, rc);
     shim_leave();
     errno = saved;
     return rc;

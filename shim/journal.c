@@ -194,19 +194,9 @@ static int apply_op(sqlite3 *db, const cJSON *columns, const cJSON *op)
         int update = strcmp(o->valuestring, "U") == 0;
         if (!update && strcmp(o->valuestring, "I") != 0)
             return SQLITE_MISMATCH;
-        char *names = NULL, *marks = NULL;
-        const cJSON *c;
-        cJSON_ArrayForEach(c, cols)
-        {
-            if (!cJSON_IsString(c)) {
-                REAL(sqlite3_free)(names);
-                REAL(sqlite3_free)(marks);
-                return SQLITE_MISMATCH;
-            }
-            names = cat(names, REAL(sqlite3_mprintf)(update ? ", \"%w\" = ?" : ", \"%w\"",
-                                                     c->valuestring));
-            marks = cat(marks, REAL(sqlite3_mprintf)(", ?"));
-        }
+        char *names, *marks;
+        if (shim_sql_column_lists(cols, update, &names, &marks) != SQLITE_OK)
+            return SQLITE_MISMATCH;
         sql = update ? REAL(sqlite3_mprintf)("UPDATE main.\"%w\" SET rowid = ?%s WHERE rowid = ?",
                                              t->valuestring, names)
                      : REAL(sqlite3_mprintf)("INSERT OR REPLACE INTO main.\"%w\"(rowid%s) "

@@ -1,5 +1,6 @@
 /* sqlvalue.c: typed value encoding, and running the shim's own SQL. */
 #include "sqlvalue.h"
+#include "hex.h"
 #include "log.h"
 #include "real.h"
 #include <errno.h>
@@ -69,22 +70,11 @@ cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
     }
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Exactly 2n hex digits (sscanf("%2x") would take " 1", "+1" or "0g" as a byte). */
 static int unhex(const char *s, unsigned char *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int hi = hexdigit(s[2 * i]), lo = hexdigit(s[2 * i + 1]);
+        int hi = shim_hexval(s[2 * i]), lo = shim_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi * 16 + lo);
@@ -130,6 +120,31 @@ int shim_value_bind(sqlite3_stmt *stmt, int idx, const cJSON *v)
         return rc;
     }
     return SQLITE_MISMATCH;
+}
+
+int shim_sql_column_lists(const cJSON *cols, int assign, char **names, char **marks)
+{
+    *names = REAL(sqlite3_mprintf)("");
+    *marks = REAL(sqlite3_mprintf)("");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cols)
+    {
+        if (!cJSON_IsString(c) || !*names || !*marks)
+            break;
+        char *n = REAL(sqlite3_mprintf)(assign ? "%s, \"%w\" = ?" : "%s, \"%w\"", *names,
+                                        c->valuestring);
+        char *m = REAL(sqlite3_mprintf)("%s, ?", *marks);
+        REAL(sqlite3_free)(*names);
+        REAL(sqlite3_free)(*marks);
+        *names = n;
+        *marks = m;
+    }
+    if (!c && *names && *marks)
+        return SQLITE_OK;
+    REAL(sqlite3_free)(*names);
+    REAL(sqlite3_free)(*marks);
+    *names = *marks = NULL;
+    return c ? SQLITE_MISMATCH : SQLITE_NOMEM;
 }
 
 int shim_sql_exec(sqlite3 *db, const char *sql)

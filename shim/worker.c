@@ -159,24 +159,11 @@ static int fill_from_snapshot(sqlite3 *db, const char *table, const cJSON *snap)
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(snap, "rows");
     if (!cJSON_IsArray(cols) || !cJSON_IsArray(rows))
         return SQLITE_MISMATCH;
-    char *names = NULL, *marks = NULL;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cols)
-    {
-        if (!cJSON_IsString(c)) {
-            REAL(sqlite3_free)(names);
-            REAL(sqlite3_free)(marks);
-            return SQLITE_MISMATCH;
-        }
-        char *a = REAL(sqlite3_mprintf)("%s, \"%w\"", names ? names : "", c->valuestring);
-        char *b = REAL(sqlite3_mprintf)("%s, ?", marks ? marks : "");
-        REAL(sqlite3_free)(names);
-        REAL(sqlite3_free)(marks);
-        names = a;
-        marks = b;
-    }
+    char *names, *marks;
+    if (shim_sql_column_lists(cols, 0, &names, &marks) != SQLITE_OK)
+        return SQLITE_MISMATCH;
     char *sql = REAL(sqlite3_mprintf)("INSERT INTO temp.\"%w\"(rowid%s) VALUES (?%s)", table,
-                                      names ? names : "", marks ? marks : "");
+                                      names, marks);
     REAL(sqlite3_free)(names);
     REAL(sqlite3_free)(marks);
     sqlite3_stmt *st = NULL;
