@@ -7,8 +7,6 @@
 #include "worker.h"
 #include <errno.h>
 
-/* The whole step runs guarded: libsqlite3 re-enters its own API from inside step (schema
- * re-reads), and those internal statements must never see a policy. */
 /* Around a statement that runs on a managed connection: the controller applies what workers
  * handed over before it starts a transaction; afterwards each role looks at what happened. */
 static void before(struct shim_conn *c, sqlite3 *db)
@@ -25,6 +23,8 @@ static void after(struct shim_conn *c, int rc)
         shim_worker_after_step(c);
 }
 
+/* The whole step runs guarded: libsqlite3 re-enters its own API from inside step (schema
+ * re-reads), and those internal statements must never see a policy. */
 int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *))
 {
     sqlite3 *db = REAL(sqlite3_db_handle)(stmt);
