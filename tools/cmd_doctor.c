@@ -75,7 +75,15 @@ static int find_python(const char *want, char *out, size_t outsz, char *why, siz
             snprintf(why, whysz, "%s: %s", want, strerror(errno));
             return -1;
         }
-        snprintf(out, outsz, "%s", want);
+        /* Absolute, but not through realpath: a venv's python is a symlink whose target is
+         * another installation.  The live probe runs in a temporary directory. */
+        char cwd[PATH_MAX];
+        if (want[0] == '/' || !getcwd(cwd, sizeof cwd))
+            snprintf(out, outsz, "%s", want);
+        else if ((size_t)snprintf(out, outsz, "%s/%s", cwd, want) >= outsz) {
+            snprintf(why, whysz, "%s: path too long", want);
+            return -1;
+        }
         return 0;
     }
     const char *path = getenv("PATH");
