@@ -1,0 +1,32 @@
+# Helpers for robust.bats (loaded after common.bash).
+ROBUST="$ROOT/tests/bats/helpers/pytest_robust.py"
+
+# the e2e suite's venv with pytest-testmon 2.1.3 and pytest-xdist, or empty
+tm_venv() {
+    local v
+    for v in "$ROOT"/.venvs/tm2.1.3-py3.11-*/; do
+        [ -x "$v/bin/python" ] && "$v/bin/python" -c 'import testmon, xdist' 2>/dev/null &&
+            { echo "${v%/}"; return 0; }
+    done
+    return 1
+}
+
+integrity() { # integrity <datafile>
+    "$PY" -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])" "$1"
+}
+
+# wait until file $1 contains $2 (at most $3 seconds)
+wait_for() {
+    local i
+    for ((i = 0; i < ${3:-20} * 10; i++)); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# a fresh tmpfs at $1 of size $2, or return 1 (no privileges)
+try_tmpfs() {
+    mkdir -p "$1"
+    mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" 2>/dev/null
+}
