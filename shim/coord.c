@@ -1,6 +1,7 @@
 /* coord.c: coordination files: naming, safe atomic writes, safe reads, and the bounded wait. */
 #include "coord.h"
 #include "log.h"
+#include "safefile.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -158,56 +159,13 @@ int shim_coord_write(const char *dir, const char *name, const char *text)
 
 cJSON *shim_coord_read(const char *dir, const char *name, int *missing)
 {
-    int saved = errno;
-    char path[PATH_MAX];
+    char path[PATH_MAX], why[128];
     *missing = 0;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return NULL;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            *missing = 1;
-        else
-            shim_log_error("refusing coordination file %s: %s (a symlink?); remove it", path,
-                           strerror(errno));
-        errno = saved;
-        return NULL;
-    }
-    struct stat st;
-    cJSON *json = NULL;
-    char *buf = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        shim_log_error("refusing coordination file %s: not a regular file; remove it", path);
-    } else if (st.st_uid != geteuid()) {
-        shim_log_error("refusing coordination file %s: owned by uid %ld, not us; remove it", path,
-                       (long)st.st_uid);
-    } else if ((unsigned long long)st.st_size > SHIM_COORD_MAX_BYTES) {
-        shim_log_error("refusing coordination file %s: %lld bytes is too large; remove it", path,
-                       (long long)st.st_size);
-    } else if ((buf = malloc((size_t)st.st_size + 1))) {
-        size_t off = 0;
-        while (off < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            off += (size_t)r;
-        }
-        const char *end = NULL;
-        json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
-        while (json && end && end < buf + off && strchr(" \t\r\n", *end))
-            end++;
-        if (!json || !cJSON_IsObject(json) || end != buf + off) { /* trailing junk too */
-            shim_log_error("refusing coordination file %s: not valid JSON (truncated or "
-                           "corrupt); remove it", path);
-            cJSON_Delete(json);
-            json = NULL;
-        }
-    }
-    free(buf);
-    close(fd);
-    errno = saved;
+    cJSON *json = shim_read_json_file(path, missing, why, sizeof why);
+    if (!json && !*missing)
+        shim_log_error("refusing coordination file %s: %s; remove it", path, why);
     return json;
 }
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define SHIM_COORD_MAX_BYTES (16u << 20)
+#include "safefile.h" /* SHIM_COORD_MAX_BYTES */
 
 struct shim_run {
     long pid;

@@ -115,50 +115,7 @@ cJSON *tool_read_json(const char *dir, const char *name, int *missing, char *why
         snprintf(why, whysz, "path too long");
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            *missing = 1;
-        else if (errno == ELOOP)
-            snprintf(why, whysz, "a symlink");
-        else
-            snprintf(why, whysz, "%s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    cJSON *json = NULL;
-    char *buf = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        snprintf(why, whysz, "not a regular file");
-    else if (st.st_uid != geteuid())
-        snprintf(why, whysz, "owned by uid %ld, not us", (long)st.st_uid);
-    else if ((unsigned long long)st.st_size > TOOL_COORD_MAX_BYTES)
-        snprintf(why, whysz, "%lld bytes is too large", (long long)st.st_size);
-    else if (!(buf = malloc((size_t)st.st_size + 1)))
-        snprintf(why, whysz, "out of memory");
-    else {
-        size_t off = 0;
-        while (off < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            off += (size_t)r;
-        }
-        const char *end = NULL;
-        json = cJSON_ParseWithLengthOpts(buf, off, &end, 0);
-        while (json && end && end < buf + off && strchr(" \t\r\n", *end))
-            end++;
-        if (!json || !cJSON_IsObject(json) || end != buf + off) { /* trailing junk too */
-            snprintf(why, whysz, "not valid JSON (truncated or corrupt)");
-            cJSON_Delete(json);
-            json = NULL;
-        }
-    }
-    free(buf);
-    close(fd);
-    return json;
+    return shim_read_json_file(path, missing, why, whysz); /* the library's own rules */
 }
 
 static int by_name(const void *a, const void *b)

@@ -10,7 +10,8 @@
 #include <cJSON.h>
 #include <stddef.h>
 
-#define TOOL_COORD_MAX_BYTES (16u << 20) /* SHIM_COORD_MAX_BYTES */
+#include "../shim/safefile.h" /* the library's reader and its size limit */
+#define TOOL_COORD_MAX_BYTES SHIM_COORD_MAX_BYTES
 
 enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP };
 

@@ -19,13 +19,15 @@ $(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) tools/tools.mk | $(BUILD)/.d
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/testmon-shim: $(TOOL_OBJS)
-	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJS) $(CJSON_LIBS)
+# shim/safefile.c: the library's own reader of coordination files, so both refuse alike.
+$(BUILD)/testmon-shim: $(TOOL_OBJS) $(BUILD)/shim/safefile.o
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/shim/safefile.o $(CJSON_LIBS)
 
 # Unit tests of the command's pure functions: tests/unit/test_tool_*.c link the command's
 # objects (not the shim's).  The shorter stem makes this rule win over unit.mk's.
 UNIT_BUILD ?= $(BUILD)/tests/unit
-TOOL_UNIT_OBJS = $(addprefix $(BUILD)/tools/,elf.o libpath.o runfiles.o spawn.o)
+TOOL_UNIT_OBJS = $(addprefix $(BUILD)/tools/,elf.o libpath.o runfiles.o spawn.o) \
+                 $(BUILD)/shim/safefile.o
 $(UNIT_BUILD)/test_tool_%: tests/unit/test_tool_%.c tests/unit/unit.h $(TOOL_UNIT_OBJS) \
 		$(wildcard tools/*.h) tools/tools.mk
 	@mkdir -p $(@D)
