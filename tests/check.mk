@@ -18,7 +18,7 @@ SAN_COMMON  = -O1 -g -fno-omit-frame-pointer
 ASAN_CFLAGS  = $(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=undefined
 UBSAN_CFLAGS = $(SAN_COMMON) -fsanitize=undefined -fno-sanitize-recover=all
 TSAN_CFLAGS  = $(SAN_COMMON) -fsanitize=thread
-COV_CFLAGS   = -O0 -g --coverage
+COV_CFLAGS   = -O1 -g --coverage
 FUZZ_FLAGS   = $(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS = runfile journal prepare
 FUZZ_OBJS    = $(filter-out $(FUZZ_BUILD)/shim/wrappers.o,$(SHIM_SRCS:shim/%.c=$(FUZZ_BUILD)/shim/%.o))

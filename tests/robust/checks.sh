@@ -14,7 +14,7 @@ SAN_COMMON="-O1 -g -fno-omit-frame-pointer"
 ASAN_CFLAGS="$SAN_COMMON -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 UBSAN_CFLAGS="$SAN_COMMON -fsanitize=undefined -fno-sanitize-recover=all"
 TSAN_CFLAGS="$SAN_COMMON -fsanitize=thread"
-COV_CFLAGS="-O0 -g --coverage"
+COV_CFLAGS="-O1 -g --coverage"  # -O1: the unit programs rely on unused statics being dropped
 LIBASAN=$(gcc -print-file-name=libasan.so)
 LIBTSAN=$(gcc -print-file-name=libtsan.so)
 total_pass=0 total_fail=0
@@ -46,9 +46,10 @@ single() { # name command...
     else echo "--- $name failed, log $log:"; tail -n 40 "$log"; tally "$name" 0 1; fi
 }
 
-bats_run() { # files... (env decides BUILD and the extra preload); prints N passed, N failed
+bats_run() { # [VAR=value...] files...: bats with that environment; prints N passed, N failed
     local tap rc
-    tap=$(bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$@" 2>&1); rc=$?
+    tap=$(while [[ $1 == *=* ]]; do export "${1?}"; shift; done
+          bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$@" 2>&1); rc=$?
     printf '%s\n' "$tap"
     echo "$(grep -c '^ok ' <<<"$tap") passed, $(grep -c '^not ok ' <<<"$tap") failed"
     return "$rc"
@@ -78,8 +79,8 @@ step_asan() {
     single "asan: build" build build-asan "$ASAN_CFLAGS"
     counted "asan: unit" env ASAN_OPTIONS=detect_leaks=1 "$MAKE" -s "${MK[@]}" BUILD=build-asan \
         CFLAGS="$ASAN_CFLAGS" unit
-    counted "asan: bats" env BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
-        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "asan: bats" bats_run BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 tests/bats/shim.bats tests/bats/robust.bats
     counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 \
         tests/robust/programs.sh build-asan "$ASAN_CFLAGS"
     if [ "${E2E_CELL:-1}" != 0 ]; then
@@ -95,8 +96,8 @@ step_ubsan() {
     single "ubsan: build" build build-ubsan "$UBSAN_CFLAGS"
     counted "ubsan: unit" "$MAKE" -s "${MK[@]}" BUILD=build-ubsan CFLAGS="$UBSAN_CFLAGS" unit
     # libubsan need not come first: the shim's own NEEDED entry loads it
-    counted "ubsan: bats" env BUILD=build-ubsan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "ubsan: bats" bats_run BUILD=build-ubsan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        tests/bats/shim.bats tests/bats/robust.bats
     counted "ubsan: robust programs" tests/robust/programs.sh build-ubsan "$UBSAN_CFLAGS"
 }
 
@@ -104,8 +105,8 @@ step_tsan() {
     single "tsan: build" build build-tsan "$TSAN_CFLAGS"
     counted "tsan: unit" env TSAN_OPTIONS=halt_on_error=1 "$MAKE" -s "${MK[@]}" BUILD=build-tsan \
         CFLAGS="$TSAN_CFLAGS" unit
-    counted "tsan: bats" env BUILD=build-tsan SHIM_PRELOAD_FIRST="$LIBTSAN" \
-        TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 bats_run tests/bats/shim.bats
+    counted "tsan: bats" bats_run BUILD=build-tsan SHIM_PRELOAD_FIRST="$LIBTSAN" \
+        TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 tests/bats/shim.bats
     counted "tsan: robust programs (fork/threads stress)" env TSAN_OPTIONS=halt_on_error=1 \
         tests/robust/programs.sh build-tsan "$TSAN_CFLAGS"
 }
@@ -113,14 +114,14 @@ step_tsan() {
 step_valgrind() {
     single "valgrind: build" build build-vg "-O1 -g"
     counted "valgrind: unit" "$MAKE" -s "${MK[@]}" BUILD=build-vg CFLAGS="-O1 -g" \
-        UNIT_RUN="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite" unit
+        UNIT_RUN=tests/robust/vg-run.sh unit
 }
 
 step_coverage() {
     rm -rf build-cov
     single "coverage: build" build build-cov "$COV_CFLAGS"
     counted "coverage: unit" "$MAKE" -s "${MK[@]}" BUILD=build-cov CFLAGS="$COV_CFLAGS" unit
-    counted "coverage: bats" env BUILD=build-cov bats_run tests/bats/shim.bats tests/bats/robust.bats
+    counted "coverage: bats" bats_run BUILD=build-cov tests/bats/shim.bats tests/bats/robust.bats
     counted "coverage: robust programs" tests/robust/programs.sh build-cov "$COV_CFLAGS"
     local rep=build-cov/coverage.txt
     tests/robust/coverage-report.sh build-cov | tee "$rep"

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=$1 CFLAGS=$2
 case $B in /*) SHIM=$B/libtestmon_shim.so ;; *) SHIM=$PWD/$B/libtestmon_shim.so ;; esac
-out=$B/tests/robust
+out=$(dirname "$SHIM")/tests/robust
 mkdir -p "$out"
 [ -f "$SHIM" ] || { echo "no $SHIM"; echo "0 passed, 1 failed"; exit 1; }
 pass=0 fail=0
