@@ -68,7 +68,7 @@ step_fuzz_replay() {
         files=(tests/fuzz/corpus-$t/*)
         n=${#files[@]}
         # each file once, sanitizers and leak checking on; any report is a failure
-        if build-fuzz/fuzz_$t -runs=1 "${files[@]}" >"$LOGS/fuzz-replay-$t.log" 2>&1; then
+        if build-fuzz/fuzz_$t -runs=1 -artifact_prefix="$LOGS/fuzz-replay-$t-" "${files[@]}" >"$LOGS/fuzz-replay-$t.log" 2>&1; then
             tally "fuzz-replay $t ($n inputs)" "$n" 0
         else
             echo "--- fuzz-replay $t failed:"; grep -A30 -m1 'ERROR\|runtime error' "$LOGS/fuzz-replay-$t.log"
