@@ -46,10 +46,11 @@ static cJSON *take_snapshot(sqlite3 *db)
             cJSON_AddItemToArray(row, shim_value_from_column(st, i));
         cJSON_AddItemToArray(rows, row);
     }
+    if (rc != SQLITE_DONE)
+        shim_log_warn("could not read the environment table at open (%s); workers will see it "
+                      "as it is when they start", REAL(sqlite3_errmsg)(db));
     REAL(sqlite3_finalize)(st);
     if (rc != SQLITE_DONE) {
-        shim_log_warn("could not read the environment table at open (%d); workers will see it "
-                      "as it is when they start", rc);
         cJSON_Delete(snap);
         snap = cJSON_CreateObject();
         cJSON_AddBoolToObject(snap, "present", 0);
@@ -228,8 +229,9 @@ void shim_controller_before_write(struct shim_conn *c)
             rows_applied += applied;
         } else if (j) {
             journal_errors++;
-            shim_log_error("could not apply worker journal %s/%s; kept for inspection: the "
-                           "next run re-syncs its tests", shim_proc.dir, list[i]->d_name);
+            shim_log_error("could not apply worker journal %s/%s (%s); kept for inspection: the "
+                           "next run re-syncs its tests", shim_proc.dir, list[i]->d_name,
+                           shim_journal_apply_error());
         }
         cJSON_Delete(j);
         free(list[i]);

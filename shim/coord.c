@@ -91,7 +91,8 @@ int shim_coord_ensure_dir(const char *dir)
     struct stat st;
     int rc = -1;
     if (lstat(dir, &st) != 0)
-        shim_log_error("cannot inspect coordination directory %s: %s", dir, strerror(errno));
+        shim_log_error("cannot inspect coordination directory %s: %s; set TESTMON_SHIM_DIR to a "
+                       "directory of yours", dir, strerror(errno));
     else if (!S_ISDIR(st.st_mode))
         shim_log_error("coordination directory %s is not a directory (a symlink?); remove it or "
                        "set TESTMON_SHIM_DIR", dir);

@@ -65,6 +65,7 @@ void shim_config_report(void)
         shim_log_error("TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, 86400]; "
                        "using 60", getenv("TESTMON_SHIM_TIMEOUT"));
     shim_config.bad_log = shim_config.bad_timeout = 0;
+    shim_log_report_deferred();
 }
 
 __attribute__((destructor)) static void shim_fini(void)

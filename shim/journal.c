@@ -225,18 +225,25 @@ static int apply_op(sqlite3 *db, const cJSON *columns, const cJSON *op)
     return rc;
 }
 
+static _Thread_local char apply_error[256];
+
+const char *shim_journal_apply_error(void) { return apply_error; }
+
 int shim_journal_apply(sqlite3 *db, const cJSON *journal)
 {
+    apply_error[0] = 0;
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(journal, "format");
     const cJSON *columns = cJSON_GetObjectItemCaseSensitive(journal, "columns");
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(journal, "ops");
     if (!cJSON_IsNumber(format) || format->valueint != 1 || !cJSON_IsObject(columns) ||
         !cJSON_IsArray(ops)) {
-        shim_log_error("worker journal has the wrong shape (format 1 with columns and ops)");
+        snprintf(apply_error, sizeof apply_error, "not a format-1 journal with columns and ops");
         return -1;
     }
-    if (shim_sql_exec(db, "SAVEPOINT testmon_shim_apply") != SQLITE_OK)
+    if (shim_sql_exec(db, "SAVEPOINT testmon_shim_apply") != SQLITE_OK) {
+        snprintf(apply_error, sizeof apply_error, "%s", REAL(sqlite3_errmsg)(db));
         return -1;
+    }
     const cJSON *op;
     int rc = SQLITE_OK, count = 0;
     cJSON_ArrayForEach(op, ops)
@@ -246,8 +253,9 @@ int shim_journal_apply(sqlite3 *db, const cJSON *journal)
         count++;
     }
     if (rc != SQLITE_OK) {
-        shim_log_error("replaying worker change %d failed (%d: %s)", count + 1, rc,
-                       REAL(sqlite3_errmsg)(db));
+        snprintf(apply_error, sizeof apply_error, "change %d of %d failed: %s", count + 1,
+                 cJSON_GetArraySize(ops),
+                 rc == SQLITE_MISMATCH ? "malformed change" : REAL(sqlite3_errmsg)(db));
         shim_sql_exec(db, "ROLLBACK TO testmon_shim_apply");
     }
     shim_sql_exec(db, "RELEASE testmon_shim_apply");

@@ -21,4 +21,6 @@ int shim_journal_flush(sqlite3 *db, const char *dir, const char *run_name, const
 /* Controller: apply one parsed journal file in a savepoint.  Returns the number of row changes
  * applied, or -1 (logged, rolled back). */
 int shim_journal_apply(sqlite3 *db, const cJSON *journal);
+/* Why the last shim_journal_apply on this thread failed ("" if it did not). */
+const char *shim_journal_apply_error(void);
 #endif

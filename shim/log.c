@@ -12,6 +12,7 @@
 static atomic_int level = SHIM_LOG_ERROR;
 static atomic_int file_fd = -1;
 static char tag[48] = "";
+static char deferred[320]; /* a problem found at load, reported where the shim is in use */
 
 static int parse_level(const char *s, size_t n)
 {
@@ -37,14 +38,21 @@ int shim_log_configure(const char *spec)
         int saved = errno;
         int fd = open(colon + 1, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
-            shim_log_error("cannot open log file %s: %s; logging to stderr", colon + 1,
-                           strerror(errno));
+            snprintf(deferred, sizeof deferred, "cannot open log file %s: %s; logging to stderr",
+                     colon + 1, strerror(errno));
         else
             atomic_store(&file_fd, fd);
         errno = saved;
     }
     atomic_store(&level, lv);
     return 0;
+}
+
+void shim_log_report_deferred(void)
+{
+    if (deferred[0])
+        shim_log_error("%s", deferred);
+    deferred[0] = 0;
 }
 
 int shim_log_enabled(int lv) { return lv <= atomic_load_explicit(&level, memory_order_relaxed); }

@@ -10,6 +10,9 @@ enum shim_log_level { SHIM_LOG_ERROR = 0, SHIM_LOG_WARN = 1, SHIM_LOG_INFO = 2, 
  * reports it). */
 int shim_log_configure(const char *spec);
 int shim_log_enabled(int level);
+/* Print, once, a problem shim_log_configure found (an unusable log file): called by the processes
+ * that use the shim, not by every shell the preload reaches. */
+void shim_log_report_deferred(void);
 void shim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define shim_log_error(...) shim_log(SHIM_LOG_ERROR, __VA_ARGS__)
 #define shim_log_warn(...) shim_log(SHIM_LOG_WARN, __VA_ARGS__)

@@ -89,7 +89,8 @@ void *shim_real_resolve(int id, const void *caller)
     pthread_mutex_unlock(&resolve_lock);
     void *p = atomic_load_explicit(&shim_real_table[id], memory_order_acquire);
     if (!p)
-        shim_log_error("cannot find the real %s in this process (is SQLite loaded?); "
+        shim_log_error("cannot find the real %s in this process (is SQLite a shared library "
+                       "here?); "
                        "unset LD_PRELOAD or run `testmon-shim doctor`", names[id]);
     return p;
 }

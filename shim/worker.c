@@ -231,8 +231,9 @@ static int materialise(sqlite3 *db, const char *table, const cJSON *snapshot, in
     shim_sql_exec(db, "RELEASE testmon_shim_m");
     REAL(sqlite3_free)(ddl);
     if (rc != SQLITE_OK) {
-        shim_log_error("cannot shadow table %s in this worker (%d); its writes will fail", table,
-                       rc);
+        shim_log_error("cannot shadow table %s in this worker (%s); its writes to it will fail: "
+                       "please report this with TESTMON_SHIM_LOG=debug output", table,
+                       REAL(sqlite3_errmsg)(db));
     } else {
         shim_log_debug("shadowed table %s with a TEMP copy", table);
         if (is_view) {
@@ -259,7 +260,10 @@ static int install_shadows(sqlite3 *db, const cJSON *snapshot)
     REAL(sqlite3_finalize)(st);
     for (int i = 0; i < n; i++) {
         if (strcmp(names[i], SHIM_ENV_TABLE) == 0) {
-            rc = materialise(db, names[i], snapshot, 0);
+            /* an unreadable snapshot: the best left is the table as it is now */
+            int usable = snapshot && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(snapshot,
+                                                                                   "unreadable"));
+            rc = materialise(db, names[i], usable ? snapshot : NULL, 0);
         } else {
             char *sql = REAL(sqlite3_mprintf)("CREATE TEMP VIEW \"%w\" AS SELECT * FROM "
                                               "main.\"%w\"", names[i], names[i]);
@@ -304,9 +308,9 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
                        "written, run pytest again", shim_proc.run.pid);
         return SHIM_WORKER_REFUSED;
     case SHIM_WAIT_TIMEOUT:
-        shim_log_error("the controller (pid %ld) did not publish ready within %ld s; raise "
+        shim_log_error("the controller (pid %ld) did not publish ready within %g s; raise "
                        "TESTMON_SHIM_TIMEOUT or look at the controller", shim_proc.run.pid,
-                       shim_config.timeout_ms / 1000);
+                       shim_config.timeout_ms / 1000.0);
         return SHIM_WORKER_REFUSED;
     case SHIM_WAIT_INVALID:
         return SHIM_WORKER_REFUSED; /* the reason is already on stderr */
