@@ -49,3 +49,4 @@ clean:
 include tools/tools.mk
 include tests/unit/unit.mk
 include tests/e2e/e2e.mk
+include tests/check.mk
