@@ -102,8 +102,8 @@ static const struct bench {
 } benches[] = {
     {"step_reset", run_step_reset, 2000000},
     {"prepare_v2", run_prepare, 200000},
-    {"open_memory", run_open_memory, 100000},
-    {"open_file", run_open_file, 20000},
+    {"open_memory", run_open_memory, 20000},
+    {"open_file", run_open_file, 10000},
 };
 
 int main(int argc, char **argv)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -183,10 +184,10 @@ def bench_callgrind(a, tmp):
     if not shutil.which("valgrind"):
         return {"error": "valgrind not found"}
     # Two iteration counts per arm: the slope is instructions per iteration, start-up cancels.
-    sizes = {"step_reset": (0.005, 0.025), "prepare_v2": (0.01, 0.05),
-             "open_memory": (0.01, 0.05), "open_file": (0.02, 0.1)}
-    from_micro = {"step_reset": 2000000, "prepare_v2": 200000, "open_memory": 100000,
-                  "open_file": 20000}
+    sizes = {"step_reset": (0.002, 0.01), "prepare_v2": (0.005, 0.025),
+             "open_memory": (0.025, 0.125), "open_file": (0.02, 0.1)}
+    from_micro = {"step_reset": 2000000, "prepare_v2": 200000, "open_memory": 20000,
+                  "open_file": 10000}  # the iteration counts of micro.c at scale 1
     res = {}
     for case, (s1, s2) in sizes.items():
         n1, n2 = int(from_micro[case] * s1), int(from_micro[case] * s2)
@@ -273,10 +274,13 @@ def run_pytest(a, venv, root, shim, args, rss=None, log_to=None):
     rssdir = tempfile.mkdtemp(prefix="rss-", dir=a.tmp)
     env["BENCH_RSS_DIR"] = rssdir
     cmd = [os.path.join(venv, "bin", "python"), "-m", "pytest", "--testmon", "-q"] + args
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if r.returncode not in (0, 5):
         sys.exit("bench: %s failed (rc %d) in %s:\n%s" % (" ".join(cmd), r.returncode, root,
                                                           r.stdout[-3000:]))
@@ -293,16 +297,20 @@ def run_pytest(a, venv, root, shim, args, rss=None, log_to=None):
                 with open(os.path.join(sd, name)) as f:
                     reports.append(json.load(f))
     m = re.search(r"(\d+) passed", r.stdout)
-    return {"wall": wall, "rc": r.returncode, "passed": int(m.group(1)) if m else 0,
+    return {"wall": wall, "cpu": cpu, "rc": r.returncode, "passed": int(m.group(1)) if m else 0,
             "rss": procs, "reports": reports}
 
 
 def summarize(pairs):
-    """pairs: list of (off, on) walls from the same round -> medians, ratio, spread."""
-    off = [p[0] for p in pairs]
-    on = [p[1] for p in pairs]
-    ratios = [p[1] / p[0] for p in pairs]
+    """pairs: list of (off, on) run results from the same round -> medians of wall and CPU
+    (user+sys of the whole process tree), ratio of the medians, spread of the paired ratios."""
+    off = [p[0]["wall"] for p in pairs]
+    on = [p[1]["wall"] for p in pairs]
+    ratios = [b / a for a, b in zip(off, on)]
+    coff = [p[0]["cpu"] for p in pairs]
+    con = [p[1]["cpu"] for p in pairs]
     return {"off_s": med(off), "on_s": med(on), "ratio": med(on) / med(off),
+            "off_cpu_s": med(coff), "on_cpu_s": med(con), "cpu_ratio": med(con) / med(coff),
             "paired_ratio_median": med(ratios), "ratio_iqr": quart(ratios),
             "off_iqr": quart(off), "on_iqr": quart(on), "rounds": len(pairs),
             "samples": {"off": off, "on": on}}
@@ -327,8 +335,8 @@ def bench_serial(a, venvs, root):
                          % (arm, f["passed"], i["passed"], a.tests, a.per_module))
             got[arm] = (f, i)
             mem[arm].append(max(f["rss"].values()))
-        fresh.append((got["off"][0]["wall"], got["on"][0]["wall"]))
-        incr.append((got["off"][1]["wall"], got["on"][1]["wall"]))
+        fresh.append((got["off"][0], got["on"][0]))
+        incr.append((got["off"][1], got["on"][1]))
         t_round = time.time() - t0
     return {"testmon": a.serial_testmon, "fresh": summarize(fresh), "incremental": summarize(incr),
             "rss_controller_kib": {arm: med(v) for arm, v in mem.items()}}
@@ -345,11 +353,16 @@ def bench_xdist(a, venvs, root):
     waits, rss = [], {}
     k = 0
     t_round = 0
+    skipped = []
     for r in range(3):
         if r >= 1 and a.left() < t_round * 1.1 + a.reserve_after_xdist:
             break
         t0 = time.time()
         for n in counts:
+            if a.left() < -a.overrun:
+                skipped.append(n)
+                log("xdist: -n %d skipped: over the time budget" % n)
+                continue
             for series in ("2.1.4", "2.2.0"):
                 got = {}
                 k += 1
@@ -365,18 +378,18 @@ def bench_xdist(a, venvs, root):
                     for name, kb in res["rss"].items():
                         role = "controller" if name.startswith("controller") else "worker"
                         rss.setdefault((series, n, arm, role), []).append(kb)
-                walls.setdefault((series, n), []).append((got["off"]["wall"], got["on"]["wall"]))
+                walls.setdefault((series, n), []).append((got["off"], got["on"]))
                 if series == "2.2.0" and n in a.upstream_workers:
                     clean_db(root)
                     res = run_pytest(a, venvs["2.1.3"], root, True, ["-n", str(n)])
                     if res["passed"] != a.tests:
                         sys.exit("bench: xdist 2.1.3+shim -n %d: %d passed" % (n, res["passed"]))
-                    upstream.setdefault(n, []).append((got["off"]["wall"], res["wall"]))
+                    upstream.setdefault(n, []).append((got["off"], res))
         t_round = time.time() - t0
         log("xdist: round %d took %.0f s, %.0f s left" % (r + 1, t_round, a.left()))
     out = {"walls": {"%s/n%d" % k: summarize(v) for k, v in walls.items()},
            "upstream": {"n%d" % n: summarize(v) for n, v in upstream.items()},
-           "reports": waits,
+           "reports": waits, "skipped_workers": skipped,
            "rss": {"%s/n%d/%s/%s" % k: v for k, v in rss.items()}}
     return out
 
@@ -447,7 +460,7 @@ def build_rows(R):
             v = s[k]
             rows.append(("serial", "pytest --testmon -p no:xdist, %s (testmon %s)" % (
                 "fresh db" if k == "fresh" else "rerun after 1 edit", s["testmon"]),
-                "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
                 "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.01", mark(v["ratio"] <= 1.01)))
     if "xdist" in R:
         x = R["xdist"]
@@ -455,9 +468,12 @@ def build_rows(R):
                                                                 int(kv[0].split("/n")[1]))):
             series, n = key.split("/n")
             rows.append(("xdist", "-n %s, fresh db (testmon %s)" % (n, series),
-                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
                          "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.03",
                          mark(v["ratio"] <= 1.03)))
+        for n in x.get("skipped_workers", []):
+            rows.append(("xdist", "-n %d (both releases, upstream)" % n, "-", "-",
+                         "not measured", "over the time budget", "<= x1.03", "MISSED"))
         waits = [r["waited_ms"] for r in x["reports"]]
         if waits:
             rows.append(("xdist", "worker wait for ready, %d workers (shim report waited_ms)"
@@ -465,7 +481,7 @@ def build_rows(R):
                          "%d waited > 0" % sum(1 for w in waits if w > 0), "(context)", "-"))
         for key, v in sorted(x["upstream"].items(), key=lambda kv: int(kv[0][1:])):
             rows.append(("upstream", "-n %s: 2.1.3 + shim vs 2.2.0 without" % key[1:],
-                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f" % v["ratio"],
+                         "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
                          "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)),
                          "<= x1.00 (no slower)",
                          mark(v["ratio"] <= 1.0)))
@@ -531,7 +547,7 @@ def main():
     ap.add_argument("--modules", type=int, default=200)
     ap.add_argument("--per-module", type=int, default=10)
     ap.add_argument("--setup-only", action="store_true")
-    ap.add_argument("--budget", type=float, default=540,
+    ap.add_argument("--budget", type=float, default=500,
                     help="seconds for the measurements (venv creation excluded); rounds of the "
                          "serial and xdist parts are added while they fit")
     a = ap.parse_args()
@@ -562,35 +578,48 @@ def main():
     a.left = lambda: a.budget - (time.time() - t_measure)
     a.reserve_after_serial = 0 if "xdist" not in only and "memory" not in only else a.budget * 0.5
     a.reserve_after_xdist = 30
+    a.overrun = 40  # round 1 of xdist skips the worker counts it has not started by then
     a.tmp = tempfile.mkdtemp(prefix="testmon-shim-bench-")
     R = {"meta": {"lib": a.lib, "quick": a.quick, "python": py, "nproc": os.cpu_count(),
                   "loadavg_start": os.getloadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                   "tests": a.tests, "modules": a.modules}}
     try:
+        R["meta"]["section_s"] = secs = {}
+        tick = [time.time()]
+
+        def lap(name):
+            secs[name] = round(time.time() - tick[0], 1)
+            tick[0] = time.time()
+
         if "micro" in only:
             log("micro: %s with/without LD_PRELOAD, interleaved" % a.micro)
             R["micro"] = bench_micro(a, a.tmp)
+            lap("micro")
         if "callgrind" in only:
             log("callgrind: instructions per call")
             R["callgrind"] = bench_callgrind(a, a.tmp)
+            lap("callgrind")
         if only & {"serial", "xdist", "memory"}:
             root = os.path.join(a.tmp, "suite")
             make_suite(root, a.modules, a.per_module)
             log("suite: %d tests in %d modules at %s" % (a.tests, a.modules, root))
-            # warm-up: byte-compile the suite and the venvs' imports once per venv
-            for rel in venvs:
-                clean_db(root)
-                run_pytest(a, venvs[rel], root, False, ["-p", "no:xdist"])
+            # warm-up: byte-compile the suite (the venvs were compiled by pip)
+            clean_db(root)
+            run_pytest(a, venvs[a.serial_testmon], root, False, ["-p", "no:xdist"])
+            lap("warm-up")
             if "serial" in only or "memory" in only:
                 log("serial: testmon %s, fresh + incremental, ABBA" % a.serial_testmon)
                 R["serial"] = bench_serial(a, venvs, root)
+                lap("serial")
             if "xdist" in only or "memory" in only:
                 log("xdist: -n %s, testmon 2.1.4 / 2.2.0 off+on, 2.1.3+shim" % a.workers)
                 R["xdist"] = bench_xdist(a, venvs, root)
+                lap("xdist")
                 R["latency"] = []
                 for n in sorted({a.workers[min(2, len(a.workers) - 1)], a.workers[-1]}):
-                    if not R["latency"] or a.left() > 60:
+                    if not R["latency"] or a.left() > 30:
                         R["latency"].append(ready_latency(a, venvs, root, "2.1.4", n))
+                lap("release")
             R["memory"] = memory_from(R)
     finally:
         shutil.rmtree(a.tmp, ignore_errors=True)
