@@ -13,7 +13,7 @@ teardown() {
 }
 
 @test "controller SIGKILLed before ready: its worker gives up at once; the file is intact; the next run works" {
-    TESTMON_SHIM_TIMEOUT=30 LD_PRELOAD="$SHIM" "$PY" "$FAKE" controller "$WORK" --workers 1 \
+    TESTMON_SHIM_TIMEOUT=30 LD_PRELOAD="$PRELOAD" "$PY" "$FAKE" controller "$WORK" --workers 1 \
         --delay 30 >out.txt 2>err.txt &
     cpid=$!
     sleep 1
@@ -83,11 +83,11 @@ teardown() {
     mkdir a b
     # the schema first (two fake controllers racing to create it would fail on their own)
     preloaded "$PY" "$FAKE" controller "$WORK/a" --workers 0
-    LD_PRELOAD="$SHIM" "$PY" "$FAKE" controller "$WORK/a" --workers 2 --delay 0.5 \
+    LD_PRELOAD="$PRELOAD" "$PY" "$FAKE" controller "$WORK/a" --workers 2 --delay 0.5 \
         --worker-sql "SELECT count(*) FROM environment" >a.out 2>a.err &
-    LD_PRELOAD="$SHIM" "$PY" "$FAKE" controller "$WORK/b" --workers 2 --delay 0.5 \
+    LD_PRELOAD="$PRELOAD" "$PY" "$FAKE" controller "$WORK/b" --workers 2 --delay 0.5 \
         --worker-sql "SELECT count(*) FROM environment" >b.out 2>b.err &
-    LD_PRELOAD="$SHIM" "$PY" "$FAKE" controller "$WORK/a" --workers 2 --delay 0.2 \
+    LD_PRELOAD="$PRELOAD" "$PY" "$FAKE" controller "$WORK/a" --workers 2 --delay 0.2 \
         --worker-sql "SELECT count(*) FROM environment" >a2.out 2>a2.err &
     wait
     for o in a b a2; do

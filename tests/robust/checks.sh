@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 MAKE=${MAKE:-make}
-MK=(-f Makefile -f tests/check.mk)
+MK=(-f Makefile)  # the Makefile includes tests/check.mk (naming it again redefines every target)
 SAN_COMMON="-O1 -g -fno-omit-frame-pointer"
 ASAN_CFLAGS="$SAN_COMMON -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 UBSAN_CFLAGS="$SAN_COMMON -fsanitize=undefined -fno-sanitize-recover=all"
@@ -48,7 +48,10 @@ single() { # name command...
 
 bats_run() { # [VAR=value...] files...: bats with that environment; prints N passed, N failed
     local tap rc
-    tap=$(while [[ $1 == *=* ]]; do export "${1?}"; shift; done
+    # PYTHONUNBUFFERED makes print() two write()s (text, then newline), so the JSON lines of two
+    # fake workers sharing stdout can interleave into one unparseable line; buffered, each
+    # process's output is one write at exit
+    tap=$(unset PYTHONUNBUFFERED; while [[ $1 == *=* ]]; do export "${1?}"; shift; done
           bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$@" 2>&1); rc=$?
     [[ $tap == *ThreadSanitizer* || $tap == *AddressSanitizer* || $tap == *"runtime error:"* ]] &&
         { echo "sanitizer report in the bats output"; rc=1; }
@@ -80,10 +83,10 @@ step_fuzz_replay() {
 step_asan() {
     single "asan: build" build build-asan "$ASAN_CFLAGS"
     counted "asan: unit" env ASAN_OPTIONS=detect_leaks=1 "$MAKE" -s "${MK[@]}" BUILD=build-asan \
-        CFLAGS="$ASAN_CFLAGS" unit
+        CFLAGS="$ASAN_CFLAGS" UNIT_RUN=tests/robust/asan-run.sh unit
     counted "asan: bats" bats_run BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 tests/bats/shim.bats tests/bats/robust.bats
-    counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 \
+    counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 SHIM_PRELOAD_FIRST="$LIBASAN" \
         tests/robust/programs.sh build-asan "$ASAN_CFLAGS"
     if [ "${E2E_CELL:-1}" != 0 ]; then
         # the e2e runner puts the shim first in LD_PRELOAD and keeps what the environment
@@ -114,7 +117,7 @@ step_tsan() {
         tests/bats/shim.bats
     # report_thread_leaks=0: a child forked at the gate inherits the parent's thread table
     counted "tsan: robust programs (fork/threads stress)" env TSAN_OPTIONS=halt_on_error=1:report_thread_leaks=0 \
-        tests/robust/programs.sh build-tsan "$TSAN_CFLAGS"
+        SHIM_PRELOAD_FIRST="$LIBTSAN" tests/robust/programs.sh build-tsan "$TSAN_CFLAGS"
 }
 
 step_valgrind() {

@@ -2,6 +2,9 @@
 # programs.sh BUILD CFLAGS: build the C programs of tests/robust against BUILD's shim and run them
 # with it preloaded: the fork/threads stress (pytest_stress) and the re-entrancy test
 # (pytest_reentrancy).  Prints each program's result and a closing `N passed, N failed`.
+#   SHIM_PRELOAD_FIRST=lib   preloaded before the shim: the sanitizer runtime of a sanitized BUILD
+#                            (the programs link it too, but LD_PRELOAD comes before their NEEDED
+#                            entries, so without it the shim would load ahead of the runtime)
 set -u
 cd "$(dirname "$0")/../.."
 B=$1 CFLAGS=$2
@@ -29,7 +32,7 @@ run() { # name command...
     local w; w=$(mktemp -d "${TMPDIR:-/tmp}/shim-robust.XXXXXX")
     local log=$w/out.txt
     ( cd "$w" && env -u PYTEST_XDIST_WORKER -u TESTMON_SHIM -u TESTMON_SHIM_DIR \
-        TESTMON_SHIM_LOG="info:$w/shim.log" LD_PRELOAD="$SHIM" "$@" "$w" "$w/shim.log" ) >"$log" 2>&1
+        TESTMON_SHIM_LOG="info:$w/shim.log" LD_PRELOAD="${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$SHIM" "$@" "$w" "$w/shim.log" ) >"$log" 2>&1
     local rc=$?
     local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     local p f

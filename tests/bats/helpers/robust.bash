@@ -1,5 +1,8 @@
 # Helpers for robust.bats (loaded after common.bash).
 ROBUST="$ROOT/tests/bats/helpers/pytest_robust.py"
+# LD_PRELOAD for the processes started in the background (what `preloaded` uses): a sanitizer
+# runtime (SHIM_PRELOAD_FIRST) must come before the shim
+PRELOAD="${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$SHIM"
 
 # the e2e suite's venv with pytest-testmon 2.1.3 and pytest-xdist, or empty
 tm_venv() {
