@@ -1,5 +1,5 @@
 #!/bin/sh
-# vg-run.sh PROGRAM: UNIT_RUN prefix for `make unit` under valgrind memcheck.  Two programs cannot
+# vg-run.sh PROGRAM: UNIT_RUN prefix for `make unit` under valgrind memcheck.  Four programs cannot
 # run under valgrind and run natively (with a SKIP line saying so):
 #   test_role      re-executes itself through /proc/self/exe with argv[0] "pytest"; under
 #                  valgrind /proc/self/exe is valgrind's launcher, which refuses such names;
