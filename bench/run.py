@@ -318,8 +318,13 @@ def summarize(pairs):
 
 # ---------------------------------------------------------------- 2. serial
 def bench_serial(a, venvs, root):
+    """Fresh database: ABBA rounds (each arm creates its own database).  Rerun after one edit:
+    the reruns are cheap and noisy, so each round adds RERUNS off/on pairs in ABBA order on the
+    database of the round (either arm writes the same content)."""
     fresh, incr, mem = [], [], {"off": [], "on": []}
     t_round = 0
+    venv = venvs[a.serial_testmon]
+    serial = ["-p", "no:xdist"]
     for r, order in enumerate(abba(4)):
         if r >= 2 and a.left() < t_round * 1.2 + a.reserve_after_serial:
             break
@@ -327,16 +332,21 @@ def bench_serial(a, venvs, root):
         got = {}
         for arm in order:
             clean_db(root)
-            f = run_pytest(a, venvs[a.serial_testmon], root, arm == "on", ["-p", "no:xdist"])
-            edit_module(root)
-            i = run_pytest(a, venvs[a.serial_testmon], root, arm == "on", ["-p", "no:xdist"])
-            if f["passed"] != a.tests or i["passed"] != a.per_module:
-                sys.exit("bench: serial %s: %d then %d passed, expected %d then %d"
-                         % (arm, f["passed"], i["passed"], a.tests, a.per_module))
-            got[arm] = (f, i)
+            f = run_pytest(a, venv, root, arm == "on", serial)
+            if f["passed"] != a.tests:
+                sys.exit("bench: serial %s: %d passed, expected %d" % (arm, f["passed"], a.tests))
+            got[arm] = f
             mem[arm].append(max(f["rss"].values()))
-        fresh.append((got["off"][0], got["on"][0]))
-        incr.append((got["off"][1], got["on"][1]))
+        fresh.append((got["off"], got["on"]))
+        for order in abba(a.reruns):
+            got = {}
+            for arm in order:
+                edit_module(root)
+                got[arm] = run_pytest(a, venv, root, arm == "on", serial)
+                if got[arm]["passed"] != a.per_module:
+                    sys.exit("bench: serial rerun %s: %d passed, expected %d"
+                             % (arm, got[arm]["passed"], a.per_module))
+            incr.append((got["off"], got["on"]))
         t_round = time.time() - t0
     return {"testmon": a.serial_testmon, "fresh": summarize(fresh), "incremental": summarize(incr),
             "rss_controller_kib": {arm: med(v) for arm, v in mem.items()}}
@@ -347,7 +357,8 @@ def bench_xdist(a, venvs, root):
     """Rounds over every (worker count, series); within a round each series runs off and on
     back to back, ABBA.  Series: testmon 2.1.4 and 2.2.0 (off/on), and the upstream comparison
     2.1.3 with the shim against 2.2.0 without (reusing 2.2.0 off of the same round)."""
-    counts = a.workers
+    # most telling counts first: when round 1 runs over the budget, the last ones are skipped
+    counts = sorted(a.workers, key=lambda n: {2: 0, 16: 1, 4: 2, 8: 3}.get(n, 4))
     walls = {}    # (series, n) -> [(off, on)]
     upstream = {}  # n -> [(2.2.0 off, 2.1.3 on)]
     waits, rss = [], {}
@@ -461,7 +472,7 @@ def build_rows(R):
             rows.append(("serial", "pytest --testmon -p no:xdist, %s (testmon %s)" % (
                 "fresh db" if k == "fresh" else "rerun after 1 edit", s["testmon"]),
                 "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
-                "paired x%.3f..x%.3f, %d rounds" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.01", mark(v["ratio"] <= 1.01)))
+                "paired x%.3f..x%.3f, %d pairs" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.01", mark(v["ratio"] <= 1.01)))
     if "xdist" in R:
         x = R["xdist"]
         for key, v in sorted(x["walls"].items(), key=lambda kv: (kv[0].split("/")[0],
@@ -547,7 +558,7 @@ def main():
     ap.add_argument("--modules", type=int, default=200)
     ap.add_argument("--per-module", type=int, default=10)
     ap.add_argument("--setup-only", action="store_true")
-    ap.add_argument("--budget", type=float, default=500,
+    ap.add_argument("--budget", type=float, default=450,
                     help="seconds for the measurements (venv creation excluded); rounds of the "
                          "serial and xdist parts are added while they fit")
     a = ap.parse_args()
@@ -562,6 +573,7 @@ def main():
         a.modules = min(a.modules, 40)
     a.tests = a.modules * a.per_module
     a.serial_testmon = "2.1.4"
+    a.reruns = 2 if a.quick else 4
     with open(os.path.join(HERE, "pins.json")) as f:
         pins = json.load(f)
     t_start = time.time()
@@ -578,7 +590,7 @@ def main():
     a.left = lambda: a.budget - (time.time() - t_measure)
     a.reserve_after_serial = 0 if "xdist" not in only and "memory" not in only else a.budget * 0.5
     a.reserve_after_xdist = 30
-    a.overrun = 40  # round 1 of xdist skips the worker counts it has not started by then
+    a.overrun = 30  # round 1 of xdist skips the worker counts it has not started by then
     a.tmp = tempfile.mkdtemp(prefix="testmon-shim-bench-")
     R = {"meta": {"lib": a.lib, "quick": a.quick, "python": py, "nproc": os.cpu_count(),
                   "loadavg_start": os.getloadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
