@@ -184,11 +184,12 @@ int shim_coord_any_run_of(const char *dir, long pid)
     return found;
 }
 
-static long now_ms(void)
+/* microseconds: whole milliseconds, truncated at both ends, ended waits up to 1 ms early */
+static long long now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 /* 1 ready, 0 not yet, -1 missing, -2 invalid */
@@ -219,7 +220,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     char name[96], file[128];
     shim_coord_run_name(run, name, sizeof name);
     snprintf(file, sizeof file, "%s.json", name);
-    long t0 = now_ms();
+    long long t0 = now_us();
     enum shim_wait_result res;
     int fd = -1;
     *out = NULL;
@@ -246,7 +247,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
             res = SHIM_WAIT_DEAD;
             break;
         }
-        long left = timeout_ms - (now_ms() - t0);
+        long long left = timeout_ms * 1000LL - (now_us() - t0); /* us */
         if (left <= 0) {
             res = SHIM_WAIT_TIMEOUT;
             break;
@@ -263,7 +264,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
         }
         /* Wake on any change in the directory; re-check liveness at least every 100 ms. */
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int slice = left < 100 ? (int)left : 100;
+        int slice = left < 100000 ? (int)((left + 999) / 1000) : 100; /* ms, rounded up */
         if (fd >= 0) {
             if (poll(&p, 1, slice) > 0) {
                 char ev[4096];
@@ -277,7 +278,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     }
     if (fd >= 0)
         close(fd);
-    *waited_ms = now_ms() - t0;
+    *waited_ms = (long)((now_us() - t0) / 1000);
     errno = saved;
     return res;
 }
