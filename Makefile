@@ -50,3 +50,4 @@ include tools/tools.mk
 include tests/unit/unit.mk
 include tests/e2e/e2e.mk
 include tests/check.mk
+include bench/bench.mk

@@ -85,6 +85,21 @@ int shim_datafile_canonical(const char *filename, int uri, char *out, size_t out
     return 0;
 }
 
+int shim_datafile_maybe(const char *filename)
+{
+    const char *env = getenv("TESTMON_DATAFILE");
+    if (env && *env)
+        return 1;
+    if (!filename)
+        return 0;
+    size_t len = strcspn(filename, "?#");
+    static const char base[] = SHIM_DATAFILE_BASENAME;
+    size_t bl = sizeof base - 1;
+    if (len < bl || memcmp(filename + len - bl, base, bl) != 0)
+        return 0;
+    return len == bl || filename[len - bl - 1] == '/' || filename[len - bl - 1] == ':';
+}
+
 int shim_datafile_is_candidate(const char *canonical)
 {
     const char *slash = strrchr(canonical, '/');

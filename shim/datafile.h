@@ -11,6 +11,12 @@
 
 #define SHIM_DATAFILE_BASENAME ".testmondata"
 
+/* Cheap first look, no system call: could `filename` name a datafile at all?  Its last component
+ * (before a URI's query) must be .testmondata, unless $TESTMON_DATAFILE is set, when any name may
+ * be an alias of it and only the canonical comparison can tell.  Keeps realpath() off bystanders'
+ * opens. */
+int shim_datafile_maybe(const char *filename);
+
 /* Canonical absolute path of `filename` as SQLite would open it (`uri`: SQLITE_OPEN_URI was
  * given, or the name starts with "file:", which Debian's SQLite treats as a URI anyway).
  * Returns 0, or -1 for names that are no file (":memory:", "", mode=memory, too long). */

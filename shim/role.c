@@ -74,7 +74,8 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 {
     char canonical[PATH_MAX];
     int saved = errno;
-    if (shim_datafile_canonical(filename, flags & SQLITE_OPEN_URI, canonical, sizeof canonical) ||
+    if (!shim_datafile_maybe(filename) ||
+        shim_datafile_canonical(filename, flags & SQLITE_OPEN_URI, canonical, sizeof canonical) ||
         !shim_datafile_is_candidate(canonical)) {
         errno = saved;
         return REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);

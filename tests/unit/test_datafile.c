@@ -221,6 +221,27 @@ static void test_candidates(void)
     unsetenv("TESTMON_DATAFILE");
 }
 
+/* the syscall-free first look: true for every spelling of a datafile, false for others */
+static void test_maybe(void)
+{
+    unsetenv("TESTMON_DATAFILE");
+    static const char *const yes[] = {".testmondata", "/a/b/.testmondata", "sub/.testmondata",
+                                      "file:.testmondata", "file:/a/.testmondata?mode=ro",
+                                      "file:///a/.testmondata#x", "../.testmondata"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        CHECK(shim_datafile_maybe(yes[i]), "maybe: %s", yes[i]);
+    static const char *const no[] = {"", ":memory:", "/a/b/other.db", "/a/.testmondata-wal",
+                                     "/a/x.testmondata", "/a/.testmondata/db",
+                                     "file:/a/x.testmondata?mode=ro", "testmondata"};
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        CHECK(!shim_datafile_maybe(no[i]), "not: %s", no[i]);
+    CHECK(!shim_datafile_maybe(NULL), "NULL");
+    /* with $TESTMON_DATAFILE any name may be an alias: only the canonical check decides */
+    setenv("TESTMON_DATAFILE", "/a/custom.db", 1);
+    CHECK(shim_datafile_maybe("/elsewhere/link.db"), "any name with $TESTMON_DATAFILE");
+    unsetenv("TESTMON_DATAFILE");
+}
+
 static void test_identity(void)
 {
     dev_t d1 = 0, d2 = 0, d3 = 0;
@@ -248,6 +269,7 @@ int main(void)
     RUN(test_not_yet_existing);
     RUN(test_too_long);
     RUN(test_candidates);
+    RUN(test_maybe);
     RUN(test_identity);
     return unit_finish();
 }
