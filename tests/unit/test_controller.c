@@ -5,6 +5,7 @@
 #include "dispatch.h"
 #include "role.h"
 #include "unit.h"
+#include "runfile.h"
 #include <dirent.h>
 
 static char DF[PATH_MAX], DIRC[PATH_MAX];
@@ -33,22 +34,6 @@ static int run(sqlite3 *db, const char *sql)
     return rc;
 }
 
-static cJSON *run_file(void)
-{
-    char name[160];
-    int missing;
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    return shim_coord_read(DIRC, name, &missing);
-}
-
-static const char *run_state(void)
-{
-    static char s[32];
-    cJSON *j = run_file();
-    snprintf(s, sizeof s, "%s", j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : "(none)");
-    cJSON_Delete(j);
-    return s;
-}
 
 static int exists(const char *dir, const char *name)
 {
@@ -66,23 +51,23 @@ static void fresh_database(void)
     sqlite3 *db = NULL;
     CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                  SQLITE_OK);
-    cJSON *j = run_file();
+    cJSON *j = unit_run_file(DIRC);
     CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "initialising");
     const cJSON *env = cJSON_GetObjectItem(j, "environment");
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(env, "present")), "no environment table yet");
     cJSON_Delete(j);
 
     CHECK_EQ_INT(run(db, "PRAGMA user_version"), SQLITE_DONE);
-    CHECK_STR(run_state(), "initialising"); /* idle, but no schema */
+    CHECK_STR(unit_run_state(DIRC), "initialising"); /* idle, but no schema */
     CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
     CHECK_EQ_INT(run(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY, environment_name TEXT)"),
                  SQLITE_DONE);
-    CHECK_STR(run_state(), "initialising"); /* inside a transaction */
+    CHECK_STR(unit_run_state(DIRC), "initialising"); /* inside a transaction */
     CHECK_EQ_INT(run(db, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)"),
                  SQLITE_DONE);
     CHECK_EQ_INT(run(db, "PRAGMA user_version = 4"), SQLITE_DONE);
     CHECK_EQ_INT(run(db, "COMMIT"), SQLITE_DONE);
-    j = run_file();
+    j = unit_run_file(DIRC);
     CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "ready");
     CHECK_EQ_INT(cJSON_GetObjectItem(j, "data_version")
                      ? cJSON_GetObjectItem(j, "data_version")->valuedouble : -1, 4);
@@ -93,12 +78,12 @@ static void fresh_database(void)
     CHECK_EQ_INT(shim_controller_open(DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 2);
     CHECK_EQ_INT(run(db2, "SELECT 1"), SQLITE_DONE);
-    CHECK_STR(run_state(), "ready");
+    CHECK_STR(unit_run_state(DIRC), "ready");
     CHECK_EQ_INT(shim_close(db2, sqlite3_close), SQLITE_OK);
 
     /* finished at exit, once */
     shim_controller_exit();
-    CHECK_STR(run_state(), "finished");
+    CHECK_STR(unit_run_state(DIRC), "finished");
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
 }
@@ -117,7 +102,7 @@ static void journal_intake(void)
     sqlite3 *db = NULL;
     CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(run(db, "SELECT 1"), SQLITE_DONE);
-    CHECK_STR(run_state(), "ready");
+    CHECK_STR(unit_run_state(DIRC), "ready");
 
     char ok1[256], ok2[256], bad[256], other[256];
     snprintf(ok1, sizeof ok1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);

@@ -7,6 +7,7 @@
 #include "role.h"
 #include "worker.h"
 #include "unit.h"
+#include "runfile.h"
 #include <dirent.h>
 
 static char T[PATH_MAX], DF[PATH_MAX], DIRC[PATH_MAX];
@@ -91,22 +92,6 @@ static int journal_files(void)
     return n;
 }
 
-static cJSON *run_file(void)
-{
-    char name[160];
-    int missing;
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    return shim_coord_read(DIRC, name, &missing);
-}
-
-static const char *run_state(void)
-{
-    static char s[32];
-    cJSON *j = run_file();
-    snprintf(s, sizeof s, "%s", j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : "(none)");
-    cJSON_Delete(j);
-    return s;
-}
 
 static void worker_side(void)
 {
@@ -208,7 +193,7 @@ static void test_end_to_end(void)
     struct stat st;
     CHECK(stat(DIRC, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
           "coordination directory next to the datafile, mode 0700");
-    cJSON *j = run_file();
+    cJSON *j = unit_run_file(DIRC);
     CHECK(j != NULL, "run file published at open");
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "initialising");
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "datafile")), DF);
@@ -230,9 +215,9 @@ static void test_end_to_end(void)
     CHECK_EQ_INT(shim_prepare(SHIM_PREPARE_V2, db, "SELECT count(*) FROM test_execution", -1, 0,
                               &q, NULL), SQLITE_OK);
     CHECK_EQ_INT(shim_step(q, sqlite3_step), SQLITE_ROW);
-    CHECK_STR(run_state(), "initialising");
+    CHECK_STR(unit_run_state(DIRC), "initialising");
     CHECK_EQ_INT(shim_step(q, sqlite3_step), SQLITE_DONE);
-    CHECK_STR(run_state(), "ready");
+    CHECK_STR(unit_run_state(DIRC), "ready");
     sqlite3_finalize(q);
 
     /* the controller writes after its snapshot */
@@ -260,7 +245,7 @@ static void test_end_to_end(void)
 
     /* finished at exit; then closed and forgotten */
     shim_controller_exit();
-    CHECK_STR(run_state(), "finished");
+    CHECK_STR(unit_run_state(DIRC), "finished");
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
     shim_proc.role = SHIM_ROLE_NONE;
