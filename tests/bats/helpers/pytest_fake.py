@@ -29,6 +29,11 @@ CREATE TABLE metadata (dataid TEXT PRIMARY KEY, data TEXT);
 """
 
 
+def emit(obj):
+    """One JSON line in one write(): lines of concurrent workers must never interleave."""
+    os.write(1, (json.dumps(obj) + "\n").encode())
+
+
 def controller(a):
     path = os.path.join(a.dir, ".testmondata")
     con = sqlite3.connect(path, timeout=60)
@@ -51,8 +56,8 @@ def controller(a):
         for stmt in SCHEMA.split(";"):
             if stmt.strip():
                 con.execute(stmt)
+        ready_at = time.time()  # the shim publishes "ready" inside the commit's step, not later
         con.commit()
-    ready_at = time.time()  # the shim publishes "ready" at the next idle point, i.e. now
     with con:
         con.execute("INSERT OR IGNORE INTO environment VALUES (NULL, 'default', 'pkgs', '3')")
         con.execute("INSERT OR IGNORE INTO test_execution VALUES (1, 1, 't::a', 0.1, 0, 1)")
@@ -61,7 +66,7 @@ def controller(a):
     with con:  # the controller's next write applies what workers handed over
         con.execute("INSERT OR REPLACE INTO metadata VALUES ('done', '1')")
     rows = con.execute("SELECT id, test_name, forced FROM test_execution ORDER BY id").fetchall()
-    print(json.dumps({"role": "controller", "worker_rcs": rcs, "test_execution": rows,
+    emit(({"role": "controller", "worker_rcs": rcs, "test_execution": rows,
                       "ready_at": ready_at}))
     return max(rcs, default=0)
 
@@ -74,7 +79,7 @@ def worker(a):
         con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=60)
         con.execute("SELECT 1").fetchall()
     except sqlite3.Error as e:
-        print(json.dumps({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
+        emit(({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
                           "open_error": str(e), "waited": time.monotonic() - t0}))
         return 4
     waited = time.monotonic() - t0
@@ -88,7 +93,7 @@ def worker(a):
                                 "lastrowid": cur.lastrowid, "rows": cur.fetchall()})
         except sqlite3.Error as e:
             results.append({"sql": sql, "ok": False, "error": type(e).__name__ + ": " + str(e)})
-    print(json.dumps({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
+    emit(({"role": "worker", "id": os.environ.get("PYTEST_XDIST_WORKER"),
                       "waited": waited, "opened_at": opened_at, "results": results}))
     return 0
 
