@@ -22,18 +22,6 @@ static void as_controller(const char *datafile)
     shim_proc.role = SHIM_ROLE_CONTROLLER;
 }
 
-static int run(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = shim_prepare(SHIM_PREPARE_V2, db, sql, -1, 0, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    while ((rc = shim_step(st, sqlite3_step)) == SQLITE_ROW)
-        ;
-    sqlite3_finalize(st);
-    return rc;
-}
-
 
 static int exists(const char *dir, const char *name)
 {
@@ -57,16 +45,16 @@ static void fresh_database(void)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(env, "present")), "no environment table yet");
     cJSON_Delete(j);
 
-    CHECK_EQ_INT(run(db, "PRAGMA user_version"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "PRAGMA user_version"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "initialising"); /* idle, but no schema */
-    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY, environment_name TEXT)"),
+    CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY, environment_name TEXT)"),
                  SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "initialising"); /* inside a transaction */
-    CHECK_EQ_INT(run(db, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)"),
+    CHECK_EQ_INT(unit_run_sql(db, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)"),
                  SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "PRAGMA user_version = 4"), SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "COMMIT"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "PRAGMA user_version = 4"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "COMMIT"), SQLITE_DONE);
     j = unit_run_file(DIRC);
     CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "ready");
     CHECK_EQ_INT(cJSON_GetObjectItem(j, "data_version")
@@ -77,7 +65,7 @@ static void fresh_database(void)
     sqlite3 *db2 = NULL;
     CHECK_EQ_INT(shim_controller_open(DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 2);
-    CHECK_EQ_INT(run(db2, "SELECT 1"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db2, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
     CHECK_EQ_INT(shim_close(db2, sqlite3_close), SQLITE_OK);
 
@@ -101,7 +89,7 @@ static void journal_intake(void)
     as_controller(DF);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    CHECK_EQ_INT(run(db, "SELECT 1"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
 
     char ok1[256], ok2[256], bad[256], other[256];
@@ -123,7 +111,7 @@ static void journal_intake(void)
     CHECK_EQ_INT(shim_coord_write(DIRC, other, JOURNAL(OP(99, "not ours"))), 0);
 
     struct unit_capture cap = unit_capture_start(2);
-    int rc = run(db, "INSERT INTO test_execution(test_name) VALUES ('own')");
+    int rc = unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')");
     char *msg = unit_capture_end(&cap);
     CHECK_EQ_INT(rc, SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 12); /* after the replayed rows */
@@ -170,7 +158,7 @@ static void bad_directory(void)
     CHECK_EQ_INT(rc, SQLITE_OK);
     CHECK_CONTAINS(msg, "not a directory");
     free(msg);
-    CHECK_EQ_INT(run(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY)"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "CREATE TABLE environment(id INTEGER PRIMARY KEY)"), SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 0);
     shim_close(db, sqlite3_close);
     shim_controller_exit();

@@ -30,18 +30,6 @@ static const char *const SCHEMA =
 
 /* Prepare and step sql to the end through the dispatch layer; returns the last step's rc (or
  * prepare's rc when it failed). */
-static int run(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = shim_prepare(SHIM_PREPARE_V2, db, sql, -1, 0, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    while ((rc = shim_step(st, sqlite3_step)) == SQLITE_ROW)
-        ;
-    sqlite3_finalize(st);
-    return rc;
-}
-
 static long long query_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -121,16 +109,16 @@ static void worker_side(void)
 
     /* environment: the rows the controller saw before it wrote */
     CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM environment"), 3);
-    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO environment(environment_name, system_packages, "
                          "python_version) VALUES ('new', 'pk-n', '3.12')"), SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), ctl_env_rowid);
-    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO environment(environment_name, system_packages, "
                          "python_version) VALUES ('default', 'pk-a', '3.11')"), SQLITE_CONSTRAINT);
     CHECK_EQ_INT(sqlite3_extended_errcode(db), SQLITE_CONSTRAINT_UNIQUE);
     CHECK_EQ_INT(journal_files(), 0); /* the worker's environment is its own business */
 
     /* a write to test_execution: copied on first write, journaled, handed over after commit */
-    CHECK_EQ_INT(run(db, "UPDATE test_execution SET duration = 9.5 WHERE id = 1"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "UPDATE test_execution SET duration = 9.5 WHERE id = 1"), SQLITE_DONE);
     CHECK(query_double(db, "SELECT duration FROM test_execution WHERE id = 1") == 9.5,
           "the worker sees its own write");
     CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'table' "
@@ -140,23 +128,23 @@ static void worker_side(void)
     CHECK_EQ_INT(journal_files(), 1);
 
     /* scratch tables are not handed over */
-    CHECK_EQ_INT(run(db, "INSERT INTO mcall_id(name) VALUES ('scratch')"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO mcall_id(name) VALUES ('scratch')"), SQLITE_DONE);
     CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM mcall_id"), 1);
     CHECK_EQ_INT(journal_files(), 1);
 
     /* a rolled-back write is not handed over */
-    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "UPDATE test_execution SET failed = 1 WHERE id = 2"), SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "ROLLBACK"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "UPDATE test_execution SET failed = 1 WHERE id = 2"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "ROLLBACK"), SQLITE_DONE);
     CHECK_EQ_INT(journal_files(), 1);
 
     /* in an explicit transaction: handed over at COMMIT, not before */
-    CHECK_EQ_INT(run(db, "BEGIN"), SQLITE_DONE);
-    CHECK_EQ_INT(run(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
+    CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
                          "forced) VALUES (6, 'w::new', 0.25, 0, 0)"), SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 4);
     CHECK_EQ_INT(journal_files(), 1);
-    CHECK_EQ_INT(run(db, "COMMIT"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "COMMIT"), SQLITE_DONE);
     CHECK_EQ_INT(journal_files(), 2);
 
     /* the file itself was never written */
@@ -221,7 +209,7 @@ static void test_end_to_end(void)
     sqlite3_finalize(q);
 
     /* the controller writes after its snapshot */
-    CHECK_EQ_INT(run(db, "INSERT INTO environment(environment_name, system_packages, "
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO environment(environment_name, system_packages, "
                          "python_version) VALUES ('new', 'pk-n', '3.12')"), SQLITE_DONE);
     ctl_env_rowid = sqlite3_last_insert_rowid(db);
     CHECK_EQ_INT(ctl_env_rowid, 6);
@@ -231,7 +219,7 @@ static void test_end_to_end(void)
     /* the worker's changes wait in journal files until the controller's next write */
     CHECK_EQ_INT(journal_files(), 2);
     CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 0.5, "not yet");
-    CHECK_EQ_INT(run(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
                          "forced) VALUES (6, 'c::own', 1.5, 0, 0)"), SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 5); /* after the worker's row 4 */
     CHECK_EQ_INT(journal_files(), 0);
