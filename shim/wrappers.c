@@ -1,6 +1,6 @@
 /* wrappers.c: the exported sqlite3_* functions.  Each resolves the real function, passes
  * straight through when nothing is managed or the call is nested, and otherwise hands over to
- * dispatch.c.  A bystander pays one atomic load, a TLS load and two branches. */
+ * dispatch.c.  A bystander pays two loads and a branch (FAST_PATH). */
 #include "conn.h"
 #include "dispatch.h"
 #include "guard.h"
@@ -8,6 +8,19 @@
 #include "role.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+/* The bystander's path, first thing in every wrapper: the resolved function and no managed
+ * connection in the process.  Everything else (resolution, which needs the caller's address,
+ * the re-entrancy guard, dispatch) follows only when this fails, so the compiler keeps it out of
+ * the fast path: two loads, a test, a branch and a tail jump. */
+#define FAST_PATH(name, ...)                                                                     \
+    do {                                                                                         \
+        __typeof__(&name) fast_ = (__typeof__(&name))atomic_load_explicit(                       \
+            &shim_real_table[SHIM_REAL_##name], memory_order_acquire);                           \
+        if (__builtin_expect(fast_ != NULL, 1) &&                                                \
+            __builtin_expect(atomic_load_explicit(&shim_conn_count, memory_order_relaxed) == 0,  \
+                             1))                                                                 \
+            return fast_(__VA_ARGS__);                                                           \
+    } while (0)
 #define UNMANAGED() \
     (__builtin_expect(atomic_load_explicit(&shim_conn_count, memory_order_relaxed) == 0, 1) || \
      shim_nested())
@@ -25,6 +38,7 @@ SHIM_EXPORT int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags,
 SHIM_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
                                    const char **tail)
 {
+    FAST_PATH(sqlite3_prepare_v2, db, sql, n, pp, tail);
     __typeof__(&sqlite3_prepare_v2) real = REAL(sqlite3_prepare_v2);
     if (!real)
         return SQLITE_MISUSE;
@@ -36,6 +50,7 @@ SHIM_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_
 SHIM_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned int flags,
                                    sqlite3_stmt **pp, const char **tail)
 {
+    FAST_PATH(sqlite3_prepare_v3, db, sql, n, flags, pp, tail);
     __typeof__(&sqlite3_prepare_v3) real = REAL(sqlite3_prepare_v3);
     if (!real)
         return SQLITE_MISUSE; /* SQLite older than 3.20 has no prepare_v3 */
@@ -47,6 +62,7 @@ SHIM_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned
 SHIM_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
                                 const char **tail)
 {
+    FAST_PATH(sqlite3_prepare, db, sql, n, pp, tail);
     __typeof__(&sqlite3_prepare) real = REAL(sqlite3_prepare);
     if (!real)
         return SQLITE_MISUSE;
@@ -55,9 +71,11 @@ SHIM_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stm
     return shim_prepare(SHIM_PREPARE_V1, db, sql, n, 0, pp, tail);
 }
 
-SHIM_EXPORT int sqlite3_step(sqlite3_stmt *stmt)
+/* The hottest call of all: its slow part lives out of line, so the fast path saves no register. */
+__attribute__((noinline, cold)) static int step_slow(sqlite3_stmt *stmt, const void *caller)
 {
-    __typeof__(&sqlite3_step) real = REAL(sqlite3_step);
+    __typeof__(&sqlite3_step) real =
+        (__typeof__(&sqlite3_step))shim_real_get(SHIM_REAL_sqlite3_step, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -65,9 +83,16 @@ SHIM_EXPORT int sqlite3_step(sqlite3_stmt *stmt)
     return shim_step(stmt, real);
 }
 
+SHIM_EXPORT int sqlite3_step(sqlite3_stmt *stmt)
+{
+    FAST_PATH(sqlite3_step, stmt);
+    return step_slow(stmt, __builtin_return_address(0));
+}
+
 SHIM_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql,
                              int (*cb)(void *, int, char **, char **), void *arg, char **errmsg)
 {
+    FAST_PATH(sqlite3_exec, db, sql, cb, arg, errmsg);
     __typeof__(&sqlite3_exec) real = REAL(sqlite3_exec);
     if (!real)
         return SQLITE_MISUSE;
@@ -78,6 +103,7 @@ SHIM_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql,
 
 SHIM_EXPORT int sqlite3_close(sqlite3 *db)
 {
+    FAST_PATH(sqlite3_close, db);
     __typeof__(&sqlite3_close) real = REAL(sqlite3_close);
     if (!real)
         return SQLITE_MISUSE;
@@ -88,6 +114,7 @@ SHIM_EXPORT int sqlite3_close(sqlite3 *db)
 
 SHIM_EXPORT int sqlite3_close_v2(sqlite3 *db)
 {
+    FAST_PATH(sqlite3_close_v2, db);
     __typeof__(&sqlite3_close_v2) real = REAL(sqlite3_close_v2);
     if (!real)
         return SQLITE_MISUSE;
