@@ -354,11 +354,11 @@ static int is_shadow_view(sqlite3 *db, const char *name)
     return yes;
 }
 
-/* "cannot modify X because it is a view" is how SQLite refuses, at prepare, a write to a view
+/* The statement classifier.  "cannot modify X because it is a view" is how SQLite refuses, at prepare, a write to a view
  * without INSTEAD OF triggers (sqlite3IsReadOnly); it is raised before the authorizer sees
  * UPDATE or DELETE, so the message is the one reliable witness.  Only our own shadows are acted
  * on: a view of the same name over a main table. */
-static int written_view(sqlite3 *db, char *name, size_t namesz)
+int shim_worker_written_view(sqlite3 *db, char *name, size_t namesz)
 {
     static const char head[] = "cannot modify ", tail[] = " because it is a view";
     const char *msg = REAL(sqlite3_errmsg)(db);
@@ -377,7 +377,8 @@ int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_t
     sqlite3 *db = atomic_load(&c->db);
     char name[256];
     /* One view per round: a statement names few tables, and each round makes progress. */
-    for (int round = 0; round < 16 && rc == SQLITE_ERROR && written_view(db, name, sizeof name);
+    for (int round = 0;
+         round < 16 && rc == SQLITE_ERROR && shim_worker_written_view(db, name, sizeof name);
          round++) {
         int failed = materialise(db, name, NULL, 1) != SQLITE_OK;
         rc = prepare(args); /* on failure this restores the caller's error message */

@@ -29,6 +29,9 @@ int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_t
 void shim_worker_after_step(struct shim_conn *c);
 void shim_worker_close(struct shim_conn *c);
 
+/* The classifier: did the prepare that just failed on `db` write to one of our shadow views?
+ * Then *name is that view's (and main table's) name.  Exposed for tests and fuzzing. */
+int shim_worker_written_view(sqlite3 *db, char *name, size_t namesz);
 /* Is `table` per-process scratch (never handed over)?  Exposed for tests. */
 int shim_worker_is_scratch(const char *table);
 #endif
