@@ -354,10 +354,10 @@ static int is_shadow_view(sqlite3 *db, const char *name)
     return yes;
 }
 
-/* The statement classifier.  "cannot modify X because it is a view" is how SQLite refuses, at prepare, a write to a view
- * without INSTEAD OF triggers (sqlite3IsReadOnly); it is raised before the authorizer sees
- * UPDATE or DELETE, so the message is the one reliable witness.  Only our own shadows are acted
- * on: a view of the same name over a main table. */
+/* The statement classifier.  "cannot modify X because it is a view" is how SQLite refuses, at
+ * prepare, a write to a view without INSTEAD OF triggers (sqlite3IsReadOnly); it is raised before
+ * the authorizer sees UPDATE or DELETE, so the message is the one reliable witness.  Only our own
+ * shadows are acted on: a view of the same name over a main table. */
 int shim_worker_written_view(sqlite3 *db, char *name, size_t namesz)
 {
     static const char head[] = "cannot modify ", tail[] = " because it is a view";

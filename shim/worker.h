@@ -13,6 +13,7 @@
 #define SHIM_WORKER_H
 #include "conn.h"
 #include <sqlite3.h>
+#include <stddef.h>
 
 enum { SHIM_WORKER_STEP_ASIDE = -1000, SHIM_WORKER_REFUSED = -1001 };
 
