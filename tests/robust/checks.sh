@@ -83,7 +83,7 @@ step_fuzz_replay() {
 step_asan() {
     single "asan: build" build build-asan "$ASAN_CFLAGS"
     counted "asan: unit" env ASAN_OPTIONS=detect_leaks=1 "$MAKE" -s "${MK[@]}" BUILD=build-asan \
-        CFLAGS="$ASAN_CFLAGS" UNIT_RUN=tests/robust/asan-run.sh unit
+        CFLAGS="$ASAN_CFLAGS" unit
     counted "asan: bats" bats_run BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 tests/bats/shim.bats tests/bats/robust.bats
     counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 SHIM_PRELOAD_FIRST="$LIBASAN" \
@@ -108,8 +108,7 @@ step_ubsan() {
 
 step_tsan() {
     single "tsan: build" build build-tsan "$TSAN_CFLAGS"
-    # tsan-unit.supp: one race in a unit test's mock (test_conn.c), not in the shim
-    counted "tsan: unit" env TSAN_OPTIONS=halt_on_error=1:suppressions="$ROOT/tests/robust/tsan-unit.supp" "$MAKE" -s "${MK[@]}" BUILD=build-tsan \
+    counted "tsan: unit" env TSAN_OPTIONS=halt_on_error=1 "$MAKE" -s "${MK[@]}" BUILD=build-tsan \
         CFLAGS="$TSAN_CFLAGS" UNIT_RUN=tests/robust/tsan-run.sh unit
     # Python under TSan starts in seconds: the tests that assert wall-clock bounds are left out
     counted "tsan: bats" bats_run BUILD=build-tsan SHIM_PRELOAD_FIRST="$LIBTSAN" \

@@ -6,18 +6,21 @@
 #include <stdint.h>
 
 /* ---- mocks ---- */
-static int hook_calls;
+/* test_threads' eight threads reach the hook concurrently: each call takes its own slot with one
+ * atomic increment, so no two threads write the same entry; the main thread reads the entries
+ * only after pthread_join or on its own. */
+static atomic_int hook_calls;
 static sqlite3 *hook_db[64];
 static int (*hook_fn[64])(void *);
 static void *hook_arg[64];
 static void *mock_commit_hook(sqlite3 *db, int (*fn)(void *), void *arg)
 {
-    if (hook_calls < 64) {
-        hook_db[hook_calls] = db;
-        hook_fn[hook_calls] = fn;
-        hook_arg[hook_calls] = arg;
+    int i = atomic_fetch_add(&hook_calls, 1);
+    if (i < 64) {
+        hook_db[i] = db;
+        hook_fn[i] = fn;
+        hook_arg[i] = arg;
     }
-    hook_calls++;
     return NULL;
 }
 static int autocommit = 1;
@@ -32,13 +35,13 @@ static sqlite3 *fake(int i) { return (sqlite3 *)(uintptr_t)(0x1000 + 16 * i); }
 static void test_add_find_remove(void)
 {
     struct shim_conn *c[SHIM_MAX_CONNS];
-    hook_calls = 0;
+    atomic_store(&hook_calls, 0);
     for (int i = 0; i < SHIM_MAX_CONNS; i++) {
         c[i] = shim_conn_add(fake(i), i % 2 ? SHIM_CONN_WORKER : SHIM_CONN_CONTROLLER);
         CHECK(c[i] != NULL, "slot %d", i);
     }
     CHECK_EQ_INT(atomic_load(&shim_conn_count), SHIM_MAX_CONNS);
-    CHECK_EQ_INT(hook_calls, SHIM_MAX_CONNS);
+    CHECK_EQ_INT(atomic_load(&hook_calls), SHIM_MAX_CONNS);
     int hooks_ok = 1;
     for (int i = 0; i < SHIM_MAX_CONNS; i++)
         hooks_ok &= hook_db[i] == fake(i) && hook_arg[i] == c[i] && hook_fn[i] != NULL;
@@ -62,7 +65,7 @@ static void test_add_find_remove(void)
     CHECK_EQ_INT(e, 4242);
     free(msg);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), SHIM_MAX_CONNS);
-    CHECK_EQ_INT(hook_calls, SHIM_MAX_CONNS);
+    CHECK_EQ_INT(atomic_load(&hook_calls), SHIM_MAX_CONNS);
     CHECK(shim_conn_find(fake(SHIM_MAX_CONNS)) == NULL, "the refused one is not tracked");
 
     /* remove one: gone, count down, removing twice is harmless, its slot is reused */
@@ -100,9 +103,9 @@ static void test_forget_all(void)
 
 static void test_take_commit_mocked(void)
 {
-    hook_calls = 0;
+    atomic_store(&hook_calls, 0);
     struct shim_conn *c = shim_conn_add(fake(7), SHIM_CONN_WORKER);
-    CHECK(c && hook_calls == 1, "hook installed");
+    CHECK(c && atomic_load(&hook_calls) == 1, "hook installed");
     autocommit = 1;
     CHECK_EQ_INT(shim_conn_take_commit(c), 0); /* nothing committed yet */
     CHECK_EQ_INT(hook_fn[0](hook_arg[0]), 0);  /* the hook lets the commit happen */

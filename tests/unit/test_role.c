@@ -17,7 +17,13 @@ static int is_dir(const char *p)
 }
 
 /* ---- modes run in a re-executed child ---- */
-static int child_main(const char *mode)
+/* What a child opens or captures, released by child_main whatever step it stopped at: the
+ * handles (one in error state after a refused open, the caller's to close, as Python does) and
+ * the captured message.  Leak checking (make check-asan) covers the children too. */
+static sqlite3 *child_db, *child_db2;
+static char *child_msg;
+
+static int child_steps(const char *mode)
 {
     const char *t = getenv("UNIT_ROLE_DIR");
     char a[PATH_MAX], b[PATH_MAX], p[PATH_MAX];
@@ -26,9 +32,8 @@ static int child_main(const char *mode)
     if (strcmp(mode, "probe") == 0)
         return shim_is_pytest_process() ? 10 : 11;
     unit_real_fill();
-    sqlite3 *db = NULL, *db2 = NULL;
     if (strcmp(mode, "controller") == 0) { /* argv[0] is pytest */
-        if (shim_open(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        if (shim_open(a, &child_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
             return 1;
         if (shim_proc.role != SHIM_ROLE_CONTROLLER || atomic_load(&shim_conn_count) != 1)
             return 2;
@@ -43,16 +48,18 @@ static int child_main(const char *mode)
         if (shim_proc.run.pid != getpid() || shim_proc.run.start != shim_proc_starttime(getpid()))
             return 4;
         /* another .testmondata: a bystander, nothing published for it */
-        if (shim_open(b, &db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        if (shim_open(b, &child_db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
             return 5;
         snprintf(p, sizeof p, "%s/b/.testmon-shim", t);
         if (atomic_load(&shim_conn_count) != 1 || is_dir(p) || strcmp(shim_proc.datafile, a))
             return 6;
-        sqlite3_close(db2);
+        sqlite3_close(child_db2);
+        child_db2 = NULL;
         /* the first datafile again, spelled as a URI: managed again */
         char uri[PATH_MAX + 32];
         snprintf(uri, sizeof uri, "file:%s?mode=rw", a);
-        if (shim_open(uri, &db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI;
+        if (shim_open(uri, &child_db2, flags, NULL) != SQLITE_OK ||
             atomic_load(&shim_conn_count) != 2)
             return 7;
         shim_proc.role = SHIM_ROLE_NONE; /* no "finished" from the destructor */
@@ -61,12 +68,12 @@ static int child_main(const char *mode)
     if (strcmp(mode, "worker-timeout") == 0) { /* our parent published "initialising" */
         long long t0 = unit_now_us();
         struct unit_capture cap = unit_capture_start(2);
-        int rc = shim_open(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-        char *msg = unit_capture_end(&cap);
+        int rc = shim_open(a, &child_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        char *msg = child_msg = unit_capture_end(&cap);
         long long us = unit_now_us() - t0;
         if (rc != SQLITE_CANTOPEN)
             return 1;
-        if (!db || sqlite3_errcode(db) == SQLITE_OK)
+        if (!child_db || sqlite3_errcode(child_db) == SQLITE_OK)
             return 2; /* a handle in error state, as Python expects */
         if (!strstr(msg, "did not publish ready"))
             return 3;
@@ -77,6 +84,15 @@ static int child_main(const char *mode)
         return 0;
     }
     return 99;
+}
+
+static int child_main(const char *mode)
+{
+    int rc = child_steps(mode);
+    sqlite3_close(child_db); /* the real sqlite3_close: this program links no wrappers */
+    sqlite3_close(child_db2);
+    free(child_msg);
+    return rc;
 }
 
 static int spawn(const char *mode, char *const argv[], const char *extra_env)
