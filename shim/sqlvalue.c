@@ -41,6 +41,20 @@ static cJSON *exact_number(double d)
     return cJSON_CreateRaw(num);
 }
 
+/* {"<tag>": "<2n lowercase hex digits>"} */
+static cJSON *tagged_hex(const char *tag, const unsigned char *b, int n)
+{
+    char *hex = malloc((size_t)n * 2 + 1);
+    if (!hex)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    hex[2 * n] = 0;
+    cJSON *s = cJSON_CreateString(hex);
+    free(hex);
+    return tagged(tag, s);
+}
+
 cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
 {
     char num[32];
@@ -50,21 +64,18 @@ cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
         return tagged("i", cJSON_CreateString(num));
     case SQLITE_FLOAT:
         return tagged("f", exact_number(REAL(sqlite3_column_double)(stmt, col)));
-    case SQLITE_TEXT:
-        return cJSON_CreateString((const char *)REAL(sqlite3_column_text)(stmt, col));
-    case SQLITE_BLOB: {
-        const unsigned char *b = REAL(sqlite3_column_blob)(stmt, col);
+    case SQLITE_TEXT: {
+        /* Text is a JSON string unless it holds a NUL byte, which a C string would cut short:
+         * then its bytes go as hex, tagged "t". */
+        const char *t = (const char *)REAL(sqlite3_column_text)(stmt, col);
         int n = REAL(sqlite3_column_bytes)(stmt, col);
-        char *hex = malloc((size_t)n * 2 + 1);
-        if (!hex)
-            return NULL;
-        for (int i = 0; i < n; i++)
-            snprintf(hex + 2 * i, 3, "%02x", b[i]);
-        hex[2 * n] = 0;
-        cJSON *s = cJSON_CreateString(hex);
-        free(hex);
-        return tagged("b", s);
+        if (t && memchr(t, 0, (size_t)n))
+            return tagged_hex("t", (const unsigned char *)t, n);
+        return cJSON_CreateString(t ? t : "");
     }
+    case SQLITE_BLOB:
+        return tagged_hex("b", REAL(sqlite3_column_blob)(stmt, col),
+                          REAL(sqlite3_column_bytes)(stmt, col));
     default:
         return cJSON_CreateNull();
     }
@@ -106,16 +117,19 @@ int shim_value_bind(sqlite3_stmt *stmt, int idx, const cJSON *v)
     }
     if (strcmp(c->string, "f") == 0 && cJSON_IsNumber(c))
         return REAL(sqlite3_bind_double)(stmt, idx, c->valuedouble);
-    if (strcmp(c->string, "b") == 0 && cJSON_IsString(c)) {
+    int blob = strcmp(c->string, "b") == 0;
+    if ((blob || strcmp(c->string, "t") == 0) && cJSON_IsString(c)) {
         size_t len = strlen(c->valuestring);
         if (len % 2)
             return SQLITE_MISMATCH;
         unsigned char *buf = malloc(len / 2 + 1);
         if (!buf)
             return SQLITE_NOMEM;
-        int rc = unhex(c->valuestring, buf, len / 2) == 0
-                     ? REAL(sqlite3_bind_blob)(stmt, idx, buf, (int)(len / 2), SQLITE_TRANSIENT)
-                     : SQLITE_MISMATCH;
+        int rc = SQLITE_MISMATCH;
+        if (unhex(c->valuestring, buf, len / 2) == 0)
+            rc = blob ? REAL(sqlite3_bind_blob)(stmt, idx, buf, (int)(len / 2), SQLITE_TRANSIENT)
+                      : REAL(sqlite3_bind_text)(stmt, idx, (const char *)buf, (int)(len / 2),
+                                                SQLITE_TRANSIENT);
         free(buf);
         return rc;
     }

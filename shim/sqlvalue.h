@@ -1,6 +1,7 @@
 /* sqlvalue.h: SQLite values <-> JSON, losslessly.
  * null -> null; integer -> {"i":"<decimal>"} (a JSON number would lose int64 precision);
- * real -> {"f":<number>}; text -> "<string>"; blob -> {"b":"<hex>"}. */
+ * real -> {"f":<number>}; text -> "<string>", or {"t":"<hex>"} when it holds a NUL byte;
+ * blob -> {"b":"<hex>"}. */
 #ifndef SHIM_SQLVALUE_H
 #define SHIM_SQLVALUE_H
 #include <cJSON.h>

@@ -100,6 +100,10 @@ static void test_text(void)
     free(round_trip("'quote '' and \" and \\ and newline' || char(10) || 'x' || char(9)"));
     free(round_trip("'123'")); /* text that looks like a number stays text */
     free(round_trip("'{\"i\":\"1\"}'")); /* text that looks like an encoding stays text */
+    /* a NUL byte inside text: all of it arrives, and it stays text */
+    check_json(round_trip("'a' || char(0) || 'b'"), "{\"t\":\"610062\"}");
+    check_json(round_trip("char(0)"), "{\"t\":\"00\"}");
+    free(round_trip("'x' || char(0) || char(0) || 'h\xc3\xa9'"));
 }
 
 static void test_blobs(void)
@@ -118,6 +122,7 @@ static void test_bind_rejects(void)
         "{\"b\":5}",  "{\"i\":\"1\",\"f\":2}", "{\"i\":\"\"}", "{\"i\":\" 5\"}",
         "{\"i\":\"99999999999999999999\"}", "{\"i\":\"-99999999999999999999\"}",
         "{\"b\":\"0g\"}", "{\"b\":\" 1\"}", "{\"b\":\"+1\"}", "{\"i\":\"0x10\"}",
+        "{\"t\":\"abc\"}", "{\"t\":\"zz\"}", "{\"t\":5}", "{\"T\":\"00\"}",
     };
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "SELECT ?", -1, &st, NULL);
