@@ -45,6 +45,6 @@ bats_suite() {
 suite unit "$MAKE" -s unit
 suite bats bats_suite
 # the matrix runs whole: variables a caller may have exported must not narrow it
-suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS "$MAKE" -s e2e
+suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e
 echo "$total_pass passed, $total_fail failed"
 exit $status

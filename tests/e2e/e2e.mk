@@ -4,6 +4,9 @@
 #   make e2e PYTHON=3.8           one interpreter (X.Y, or a path to an interpreter)
 #   make e2e SHIM=off             negative control: xdist without the shim
 #   make e2e JOBS=1 STEPS=fresh,rerun E2E_VERBOSE=1
+#   make e2e SHIM_PRELOAD_FIRST=LIB[:LIB]   preloaded before the shim in the xdist runs: a
+#                                 sanitized shim's runtime must come first in LD_PRELOAD (make
+#                                 check-asan's e2e cell; run.py --preload-first)
 #   make e2e-selftest             unit tests of the oracle (no venvs, no network)
 E2E_PYTHON ?= python3
 TESTMON    ?=
@@ -12,9 +15,11 @@ SHIM       ?= on
 JOBS       ?=
 STEPS      ?=
 E2E_ARGS   ?=
+SHIM_PRELOAD_FIRST ?=
 
 E2E_RUN = TESTMON='$(TESTMON)' PYTHON='$(PYTHON)' SHIM='$(SHIM)' JOBS='$(JOBS)' STEPS='$(STEPS)' \
-	BUILD='$(BUILD)' $(E2E_PYTHON) tests/e2e/run.py $(E2E_ARGS)
+	BUILD='$(BUILD)' SHIM_PRELOAD_FIRST='$(SHIM_PRELOAD_FIRST)' \
+	$(E2E_PYTHON) tests/e2e/run.py $(E2E_ARGS)
 
 .PHONY: e2e e2e-selftest e2e-noshim
 

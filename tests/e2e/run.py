@@ -199,10 +199,12 @@ def run_cell(cell, ctx):
             if os.path.exists(junit):
                 os.remove(junit)
             env = base_env(fakesite, use_venv)
+            first = ctx["preload_first"]
             preload = [p for p in split_preload(env.get("LD_PRELOAD", ""))
-                       if os.path.abspath(p) != ctx["shim_lib"]]
+                       if os.path.abspath(p) not in [ctx["shim_lib"]] + first]
             if kind == "xdist" and ctx["mode"] == "on":
-                preload = [ctx["shim_lib"]] + preload
+                # a sanitizer runtime must come before the (sanitized) shim
+                preload = first + [ctx["shim_lib"]] + preload
             if preload:
                 env["LD_PRELOAD"] = ":".join(preload)
             else:
@@ -372,6 +374,10 @@ def parse_args(argv):
                     choices=["on", "off"])
     ap.add_argument("--shim-lib", default=os.environ.get("SHIM_LIB", ""),
                     help="path of libtestmon_shim.so (default: $REPO/build/libtestmon_shim.so)")
+    ap.add_argument("--preload-first", default=os.environ.get("SHIM_PRELOAD_FIRST", ""),
+                    help="libraries (colon-separated) preloaded before the shim in the xdist "
+                         "runs, e.g. the sanitizer runtime of a sanitized shim "
+                         "(default: $SHIM_PRELOAD_FIRST)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or 2))
     ap.add_argument("--pins", default=os.path.join(HERE, "pins.json"))
     ap.add_argument("--build", default=os.environ.get("BUILD") or "build",
@@ -398,6 +404,11 @@ def main(argv=None):
     if a.shim == "on" and not os.path.exists(shim_lib):
         say("e2e: %s does not exist (build it with `make`, or run with SHIM=off)" % shim_lib)
         return 2
+    preload_first = [os.path.abspath(p) for p in split_preload(a.preload_first)]
+    for p in preload_first:
+        if not os.path.exists(p):
+            say("e2e: --preload-first/SHIM_PRELOAD_FIRST: %s does not exist" % p)
+            return 2
     releases = [r.strip() for r in a.testmon.split(",") if r.strip()] or list(pins["releases"])
     for r in releases:
         if r not in pins["releases"]:
@@ -458,12 +469,14 @@ def main(argv=None):
             if isinstance(v, Exception):
                 say("e2e: venv for testmon %s on %s failed: %s" % (job[0], job[1], v))
     say("e2e: %d venvs ready in %.0f s; shim %s%s; %d cells, jobs=%d" % (
-        len(venvs), time.time() - t_v, a.shim, " (%s)" % shim_lib if a.shim == "on" else "",
+        len(venvs), time.time() - t_v, a.shim,
+        " (%s)" % ":".join(preload_first + [shim_lib]) if a.shim == "on" else "",
         len(cells), a.jobs))
     workroot = os.path.join(build, "e2e-work")
     os.makedirs(workroot, exist_ok=True)
     ctx = {"pins": pins, "pythons": pythons, "venvs": venvs, "workroot": workroot,
-           "mode": a.shim, "shim_lib": shim_lib, "timeout": pins.get("timeout_seconds", 120),
+           "mode": a.shim, "shim_lib": shim_lib, "preload_first": preload_first,
+           "timeout": pins.get("timeout_seconds", 120),
            "keep_work": a.keep_work, "verbose": a.verbose,
            "steps": [s for s in a.steps.split(",") if s],
            "parallel_copies": not a.sequential_copies}
@@ -498,6 +511,7 @@ def main(argv=None):
     n_fail = sum(1 for r in results if r["verdict"] == "FAIL")
     n_skip = sum(1 for r in results if r["verdict"] == "SKIP")
     out = {"shim": a.shim, "shim_lib": shim_lib if a.shim == "on" else None,
+           "preload_first": preload_first if a.shim == "on" else None,
            "seconds": round(time.time() - t_start, 1), "jobs": a.jobs,
            "pythons": {v: p[0] for v, p in pythons.items()},
            "summary": {"passed": n_pass, "failed": n_fail, "skipped": n_skip},

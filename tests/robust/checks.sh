@@ -89,11 +89,11 @@ step_asan() {
     counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 SHIM_PRELOAD_FIRST="$LIBASAN" \
         tests/robust/programs.sh build-asan "$ASAN_CFLAGS"
     if [ "${E2E_CELL:-1}" != 0 ]; then
-        # the e2e runner puts the shim first in LD_PRELOAD and keeps what the environment
-        # preloads after it, so the ASan runtime rides along and must not insist on being first
-        counted "asan: e2e testmon 2.1.3 py3.11" env LD_PRELOAD="$LIBASAN" \
-            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1 \
-            "$MAKE" -s "${MK[@]}" BUILD=build-asan CFLAGS="$ASAN_CFLAGS" e2e TESTMON=2.1.3 PYTHON=3.11
+        # the ASan runtime first in the pytest processes' LD_PRELOAD, then the shim (ASan's
+        # own link-order check, left on, aborts any process where it is not first)
+        counted "asan: e2e testmon 2.1.3 py3.11" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+            "$MAKE" -s "${MK[@]}" BUILD=build-asan CFLAGS="$ASAN_CFLAGS" e2e TESTMON=2.1.3 \
+            PYTHON=3.11 SHIM_PRELOAD_FIRST="$LIBASAN"
     fi
 }
 
