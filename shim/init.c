@@ -6,6 +6,7 @@
 #include "controller.h"
 #include "guard.h"
 #include "log.h"
+#include "reach.h"
 #include "role.h"
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 
 _Thread_local int shim_depth;
 long shim_initial_ppid;
+struct timespec shim_load_time;
 
 static void child_after_fork(void)
 {
@@ -39,6 +41,7 @@ __attribute__((constructor)) static void shim_init(void)
     /* An xdist worker's parent is its controller; if the controller dies before the worker opens
      * the datafile, getppid() then names a reaper, so remember the parent we started under. */
     shim_initial_ppid = (long)getppid();
+    clock_gettime(CLOCK_REALTIME_COARSE, &shim_load_time); /* vDSO: no system call */
     /* Bad settings are reported by the processes that use the shim (shim_config_report), not
      * by every shell and compiler the preload reaches. */
     shim_config.bad_log = shim_log_configure(getenv("TESTMON_SHIM_LOG")) != 0;
@@ -72,5 +75,6 @@ __attribute__((destructor)) static void shim_fini(void)
 {
     int saved = errno;
     shim_controller_exit();
+    shim_reach_check_at_exit();
     errno = saved;
 }

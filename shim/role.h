@@ -15,6 +15,7 @@
 #include "coord.h"
 #include <cJSON.h>
 #include <sqlite3.h>
+#include <time.h>
 
 enum shim_role { SHIM_ROLE_NONE = 0, SHIM_ROLE_BYSTANDER, SHIM_ROLE_CONTROLLER, SHIM_ROLE_WORKER };
 
@@ -40,6 +41,8 @@ void shim_config_report(void);
 extern struct shim_config shim_config;
 /* getppid() when the library was loaded (init.c). */
 extern long shim_initial_ppid;
+/* CLOCK_REALTIME_COARSE when the library was loaded (init.c): the clock file times come from. */
+extern struct timespec shim_load_time;
 
 /* sqlite3_open_v2 with the policy for this process's role applied. */
 int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);

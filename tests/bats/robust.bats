@@ -219,7 +219,7 @@ teardown() {
     [ ! -e .testmon-shim ]
 }
 
-@test "SQLite linked statically (python-build-standalone-like): the shim is not reached, nothing breaks" {
+@test "SQLite linked statically (python-build-standalone-like): nothing breaks, and pytest --testmon says the shim was not reached" {
     a=$(gcc -print-file-name=libsqlite3.a)
     [ -f "$a" ] || skip "no libsqlite3.a (libsqlite3-dev) to link statically"
     cat > pytest_static.c <<'C'
@@ -236,11 +236,31 @@ C
     cc -o pytest_static pytest_static.c "$a" -lm -lpthread -ldl || skip "cannot link SQLite statically"
     run bash -c "ldd ./pytest_static | grep -c sqlite"
     assert_output 0
+    # without --testmon: a bystander like any other, silent
     preloaded env TESTMON_SHIM_LOG=debug ./pytest_static
     assert_success
     assert_output "rc=0"
     assert_equal "$stderr" ""
     [ ! -e .testmon-shim ]   # never reached: no controller, no run file
+    # with --testmon: the datafile was written behind the shim's back; one line at exit says so
+    rm .testmondata
+    preloaded ./pytest_static --testmon
+    assert_success
+    assert_output "rc=0"
+    assert_equal "$(wc -l <<<"$stderr")" 1
+    [[ "$stderr" == *"pytest --testmon wrote $PWD/.testmondata without passing through the shim"*"testmon-shim doctor"* ]]
+    [ ! -e .testmon-shim ]
+    # an old datafile (written before the process started) is not blamed on it
+    touch -d '-1 hour' .testmondata
+    cat > pytest_ro.c <<'C'
+int main(void) { return 0; }
+C
+    cc -o pytest_ro pytest_ro.c
+    preloaded ./pytest_ro --testmon
+    assert_success
+    assert_equal "$stderr" ""
+    TESTMON_SHIM=off preloaded ./pytest_static --testmon
+    assert_equal "$stderr" ""
 }
 
 @test "real pytest-xdist: a worker killed mid-run is replaced, the replacement works under the shim" {

@@ -1,0 +1,101 @@
+/* reach.c: see reach.h. */
+#include "reach.h"
+#include "log.h"
+#include "role.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int is_testmon_option(const char *arg)
+{
+    return strncmp(arg, "--testmon", 9) == 0; /* --testmon, --testmon-noselect, ... */
+}
+
+static int asks_testmon(const char *cmdline, size_t n, const char *addopts)
+{
+    int pytest = 0, testmon = 0;
+    for (const char *arg = cmdline; arg < cmdline + n; arg += strlen(arg) + 1) {
+        const char *base = strrchr(arg, '/');
+        base = base ? base + 1 : arg;
+        pytest |= strncmp(base, "pytest", 6) == 0 || strncmp(base, "py.test", 7) == 0;
+        testmon |= pytest && is_testmon_option(arg);
+    }
+    return pytest && (testmon || (addopts && strstr(addopts, "--testmon")));
+}
+
+/* Modified at or after `since`?  File times come from the kernel's coarse clock, which is why
+ * the caller takes `since` from CLOCK_REALTIME_COARSE. */
+static int written_since(const char *path, const struct timespec *since)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return st.st_mtim.tv_sec > since->tv_sec ||
+           (st.st_mtim.tv_sec == since->tv_sec && st.st_mtim.tv_nsec >= since->tv_nsec);
+}
+
+int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
+                      const struct timespec *since, char *out, size_t outsz)
+{
+    if (!asks_testmon(cmdline, n, addopts))
+        return 0;
+    if (datafile && *datafile) {
+        snprintf(out, outsz, "%s", datafile);
+        return written_since(out, since);
+    }
+    /* testmon keeps .testmondata in pytest's rootdir: here or the nearest parent holding one */
+    char dir[PATH_MAX];
+    if (!getcwd(dir, sizeof dir))
+        return 0;
+    for (;;) {
+        struct stat st;
+        if ((size_t)snprintf(out, outsz, "%s/.testmondata", strcmp(dir, "/") ? dir : "") >=
+            outsz)
+            return 0;
+        if (stat(out, &st) == 0)
+            return written_since(out, since);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            return 0;
+        *slash = 0;
+    }
+}
+
+static int is_libsqlite3(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    const char *base = strrchr(info->dlpi_name, '/');
+    return strncmp(base ? base + 1 : info->dlpi_name, "libsqlite3.so", 13) == 0;
+}
+
+void shim_reach_check_at_exit(void)
+{
+    if (shim_config.disabled || shim_proc.role != SHIM_ROLE_NONE)
+        return; /* off, or a datafile did pass through the shim */
+    /* With libsqlite3.so loaded, the shim was reachable and this process just never opened the
+     * datafile: a testmon 1.x controller under xdist leaves that to its workers. */
+    if (dl_iterate_phdr(is_libsqlite3, NULL))
+        return;
+    int saved = errno;
+    char cmdline[8192], path[PATH_MAX];
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof cmdline - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        cmdline[n] = 0;
+        if (shim_reach_missed(cmdline, (size_t)n, getenv("PYTEST_ADDOPTS"),
+                              getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
+            shim_log_error("pytest --testmon wrote %s without passing through the shim: this "
+                           "Python has SQLite linked in (python-build-standalone, as uv installs "
+                           "it), which LD_PRELOAD cannot reach; `testmon-shim doctor` checks a "
+                           "Python, use one whose sqlite3 module loads libsqlite3.so", path);
+    }
+    errno = saved;
+}

@@ -1,0 +1,25 @@
+/* reach.h: a pytest --testmon that never reached the shim says so when it exits.
+ *
+ * LD_PRELOAD can only stand in for functions that are looked up through the dynamic linker.  An
+ * interpreter with SQLite linked into it (python-build-standalone, as uv, rye and mise install
+ * it) calls its own copy, so the shim sees nothing and the run fails exactly as without it.  The
+ * one trace such a run leaves is the datafile itself: testmon wrote it while the shim never saw
+ * it opened.  At exit, a pytest process with --testmon on its command line checks for that and
+ * prints one line, instead of silently doing nothing. */
+#ifndef SHIM_REACH_H
+#define SHIM_REACH_H
+#include <stddef.h>
+#include <time.h>
+
+/* The check itself, on explicit inputs (for tests): cmdline is NUL-separated argv of n bytes;
+ * addopts is $PYTEST_ADDOPTS or NULL; datafile is $TESTMON_DATAFILE or NULL.  Returns 1 and
+ * the datafile's path in out when pytest ran with --testmon and a datafile (that one, or
+ * .testmondata in the working directory or the nearest parent holding one) was modified at or
+ * after `since`; else 0. */
+int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
+                      const struct timespec *since, char *out, size_t outsz);
+/* At exit: if no datafile was opened through the shim, no libsqlite3.so is loaded (with it, the
+ * shim was reachable: testmon 1.x controllers under xdist leave the datafile to their workers),
+ * and shim_reach_missed says one was written, print the one line. */
+void shim_reach_check_at_exit(void);
+#endif
