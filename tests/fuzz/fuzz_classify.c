@@ -24,17 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_real_fill();
     const char *df = fuzz_make_datafile("classify");
     fuzz_be_worker(df);
-    char *text = sqlite3_mprintf(
-        "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\",\"data_version\":3,"
-        "\"environment\":{\"present\":true,\"columns\":[\"id\",\"environment_name\","
-        "\"system_packages\",\"python_version\"],\"rows\":[[{\"i\":\"1\"},{\"i\":\"1\"},"
-        "\"default\",\"pk-a\",\"3.11\"]]}}",
-        df);
-    char name[160];
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    if (shim_coord_write(shim_proc.dir, name, text) != 0)
-        abort();
-    sqlite3_free(text);
+    fuzz_publish_ready(df);
     if (shim_worker_open(df, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK ||
         !sqlite3_db_readonly(db, "main"))

@@ -121,4 +121,21 @@ static __attribute__((unused)) void fuzz_be_worker(const char *df)
     shim_proc.role = SHIM_ROLE_WORKER;
     shim_config.timeout_ms = 0; /* "initialising" is then a timeout at once, not a wait */
 }
+
+/* Publish the controller's run file for the worker set up by fuzz_be_worker: ready, this
+ * datafile, a snapshot of environment. */
+static __attribute__((unused)) void fuzz_publish_ready(const char *df)
+{
+    char *text = sqlite3_mprintf(
+        "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\",\"data_version\":3,"
+        "\"environment\":{\"present\":true,\"columns\":[\"id\",\"environment_name\","
+        "\"system_packages\",\"python_version\"],\"rows\":[[{\"i\":\"1\"},{\"i\":\"1\"},"
+        "\"default\",\"pk-a\",\"3.11\"]]}}",
+        df);
+    char name[160];
+    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    if (shim_coord_write(shim_proc.dir, name, text) != 0)
+        abort();
+    sqlite3_free(text);
+}
 #endif

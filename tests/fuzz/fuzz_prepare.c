@@ -75,18 +75,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_real_fill();
     DF = fuzz_make_datafile("prepare");
     fuzz_be_worker(DF);
-    /* the controller's run file: ready, this datafile, a snapshot of environment */
-    char *text = sqlite3_mprintf(
-        "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\",\"data_version\":3,"
-        "\"environment\":{\"present\":true,\"columns\":[\"id\",\"environment_name\","
-        "\"system_packages\",\"python_version\"],\"rows\":[[{\"i\":\"1\"},{\"i\":\"1\"},"
-        "\"default\",\"pk-a\",\"3.11\"]]}}",
-        DF);
-    char name[160];
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    if (shim_coord_write(shim_proc.dir, name, text) != 0)
-        abort();
-    sqlite3_free(text);
+    fuzz_publish_ready(DF);
     struct stat st;
     stat(DF, &st);
     file_size = st.st_size;
