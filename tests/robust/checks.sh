@@ -109,7 +109,7 @@ step_ubsan() {
 step_tsan() {
     single "tsan: build" build build-tsan "$TSAN_CFLAGS"
     counted "tsan: unit" env TSAN_OPTIONS=halt_on_error=1 "$MAKE" -s "${MK[@]}" BUILD=build-tsan \
-        CFLAGS="$TSAN_CFLAGS" UNIT_RUN=tests/robust/tsan-run.sh unit
+        CFLAGS="$TSAN_CFLAGS" unit
     # Python under TSan starts in seconds: the tests that assert wall-clock bounds are left out
     counted "tsan: bats" bats_run BUILD=build-tsan SHIM_PRELOAD_FIRST="$LIBTSAN" \
         TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
