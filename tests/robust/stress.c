@@ -8,12 +8,17 @@
  *    program again as `child`, which then uses SQLite with the shim preloaded;
  *  - plain fork, the child using SQLite at once: SQLite itself is not fork-safe while another
  *    thread is inside it (its global mutexes, e.g. the allocator's, stay locked in the child:
- *    observed as a hang in sqlite3Malloc), so these forks happen at a gate that the threads pass
- *    between statements; the shim's own state (role, managed connections, locks) must still be
- *    reset in the child.
+ *    observed as a hang in sqlite3Malloc), so these forks happen at a gate that the threads hold
+ *    (shared) around every SQLite call, their opens and closes included, and that favours the
+ *    forking writer; the threads exit only after the last fork (a sanitizer runtime's thread
+ *    teardown takes its allocator's locks).  The shim's own state (role, managed connections,
+ *    locks) must still be reset in the child.
+ * Nothing waits unbounded: every child has its own alarm (it survives exec) and the parent one for
+ * the whole run; either reports what hung.
  *   pytest_stress DIR [LOG]     ($STRESS_ROUNDS statements per thread, default 200)
  * Exit status 0 and the line "N passed, N failed" when every thread and child did its work. */
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,7 +31,12 @@ static char dir[4096];
 static sqlite3 *managed;
 static int rounds = 200;
 static atomic_int errors;
-static pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t gate;        /* shared: a thread inside SQLite; exclusive: a gated fork */
+static pthread_barrier_t forks_done; /* the threads exit after the last fork */
+static volatile sig_atomic_t stage;  /* the fork in progress (k + 1), for the alarm's report */
+static volatile pid_t current_child;
+#define CHILD_ALARM 60 /* s: a child normally takes well under one */
+#define RUN_ALARM 180  /* s: the whole run normally takes a few */
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -62,13 +72,15 @@ static void *managed_thread(void *arg)
         pthread_rwlock_rdlock(&gate);
         int bad = exec(managed, sql) != SQLITE_OK ||
                   count(managed, "SELECT count(*) FROM test_execution") < 1;
+        if (bad)
+            fprintf(stderr, "managed thread %ld: %s\n", id, sqlite3_errmsg(managed));
         pthread_rwlock_unlock(&gate);
         if (bad) {
             atomic_fetch_add(&errors, 1);
-            fprintf(stderr, "managed thread %ld: %s\n", id, sqlite3_errmsg(managed));
             break;
         }
     }
+    pthread_barrier_wait(&forks_done);
     return NULL;
 }
 
@@ -77,23 +89,26 @@ static void *unmanaged_thread(void *arg)
     long id = (long)arg;
     char path[4200];
     snprintf(path, sizeof path, "%s/other-%ld.db", dir, id);
-    sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
-        exec(db, "CREATE TABLE IF NOT EXISTS x(v)") != SQLITE_OK) {
+    sqlite3 *db = NULL;
+    pthread_rwlock_rdlock(&gate);
+    int bad = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+                  SQLITE_OK ||
+              exec(db, "CREATE TABLE IF NOT EXISTS x(v)") != SQLITE_OK;
+    pthread_rwlock_unlock(&gate);
+    if (bad)
         atomic_fetch_add(&errors, 1);
-        return NULL;
-    }
-    for (int i = 0; i < rounds; i++) {
+    for (int i = 0; i < rounds && !bad; i++) {
         pthread_rwlock_rdlock(&gate);
-        int bad = exec(db, "INSERT INTO x VALUES (randomblob(8))") != SQLITE_OK ||
-                  count(db, "SELECT count(*) FROM x") != i + 1;
+        bad = exec(db, "INSERT INTO x VALUES (randomblob(8))") != SQLITE_OK ||
+              count(db, "SELECT count(*) FROM x") != i + 1;
         pthread_rwlock_unlock(&gate);
-        if (bad) {
+        if (bad)
             atomic_fetch_add(&errors, 1);
-            break;
-        }
     }
+    pthread_rwlock_rdlock(&gate);
     sqlite3_close(db);
+    pthread_rwlock_unlock(&gate);
+    pthread_barrier_wait(&forks_done);
     return NULL;
 }
 
@@ -120,6 +135,20 @@ static int child(int k)
     return ok ? 0 : 1;
 }
 
+/* The parent's alarm: say where it hung, take the child along, fail. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    char msg[] = "stress: hung, still running at the run's alarm (fork ? of 8 in progress; 0: "
+                 "none, the threads)\n0 passed, 1 failed\n";
+    *strchr(msg, '?') = (char)('0' + stage);
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+    }
+    if (current_child > 0)
+        kill(current_child, SIGKILL);
+    _exit(3);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -131,7 +160,14 @@ int main(int argc, char **argv)
         return child(atoi(argv[3]));
     if (getenv("STRESS_ROUNDS"))
         rounds = atoi(getenv("STRESS_ROUNDS"));
-    alarm(300);
+    signal(SIGALRM, on_alarm);
+    alarm(RUN_ALARM);
+    pthread_rwlockattr_t ga;
+    pthread_rwlockattr_init(&ga);
+    /* the default lets the threads' overlapping shared holds starve the fork until they end */
+    pthread_rwlockattr_setkind_np(&ga, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&gate, &ga);
+    pthread_barrier_init(&forks_done, NULL, 5);
     char path[4200];
     snprintf(path, sizeof path, "%s/.testmondata", dir);
     if (sqlite3_open_v2(path, &managed, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
@@ -148,11 +184,16 @@ int main(int argc, char **argv)
         pthread_create(&th[i], NULL, unmanaged_thread, (void *)i);
     int children = 0, bad_children = 0;
     for (int k = 0; k < 8; k++) {
+        stage = k + 1;
         fflush(NULL);
         int gated = k % 2;
         if (gated)
             pthread_rwlock_wrlock(&gate);
         pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGALRM, SIG_DFL);
+            alarm(CHILD_ALARM); /* kept across exec */
+        }
         if (pid == 0 && gated)
             _exit(child(k));
         if (pid == 0) {
@@ -164,16 +205,24 @@ int main(int argc, char **argv)
         if (gated)
             pthread_rwlock_unlock(&gate);
         if (pid > 0) {
+            current_child = pid;
             children++;
             int st;
             waitpid(pid, &st, 0);
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            current_child = 0;
+            if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
+                bad_children++;
+                fprintf(stderr, "child %d (%s): hung, killed by its %d s alarm\n", k,
+                        gated ? "forked at the gate" : "fork + exec", CHILD_ALARM);
+            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 bad_children++;
                 fprintf(stderr, "child %d: status 0x%x\n", k, st);
             }
         }
         usleep(2000);
     }
+    stage = 0;
+    pthread_barrier_wait(&forks_done);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     long long rows = count(managed, "SELECT count(*) FROM test_execution");
