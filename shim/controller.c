@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ static char state[16];         /* "", initialising, ready, finished; under lock 
 static atomic_int initialising; /* lock-free view for the per-step check */
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
+static const _Atomic unsigned char *joined; /* set by the first worker (coord.h); NULL: look always */
 static long journals_applied, rows_applied, journal_errors; /* for the run report; under lock */
 
 /* {"present":bool,"columns":[...],"rows":[[rowid,...],...]} of main.environment. */
@@ -155,6 +157,8 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
     }
     remove_stale_runs(shim_proc.dir);
     pthread_mutex_lock(&lock);
+    if (!joined)
+        joined = shim_coord_joined_map(shim_proc.dir, shim_proc.run_name);
     cJSON_Delete(snapshot);
     snapshot = snap;
     data_version = version;
@@ -199,9 +203,8 @@ static int journal_filter(const struct dirent *d)
            strstr(d->d_name, ".json") && d->d_name[0] != '.';
 }
 
-/* Apply workers' journals, oldest first.  Called when the connection is in autocommit, before the
- * statement that starts the controller's next write: the cost when nothing changed is one stat. */
-void shim_controller_before_write(struct shim_conn *c)
+/* Apply workers' journals, oldest first; the cost when nothing changed is one stat. */
+static void apply_journals(struct shim_conn *c)
 {
     struct stat st;
     if (!shim_proc.dir[0] || stat(shim_proc.dir, &st) != 0)
@@ -240,10 +243,20 @@ void shim_controller_before_write(struct shim_conn *c)
     pthread_mutex_unlock(&lock);
 }
 
+/* Called when the connection is in autocommit, before the statement that may start the
+ * controller's next write.  Until a worker has joined (it sets the flag before it writes a
+ * journal) there is nothing to look for: a serial run pays one load per statement. */
+void shim_controller_before_write(struct shim_conn *c)
+{
+    if (joined && !atomic_load_explicit(joined, memory_order_acquire))
+        return;
+    apply_journals(c);
+}
+
 void shim_controller_close(struct shim_conn *c)
 {
-    dir_mtime.tv_sec = dir_mtime.tv_nsec = 0; /* force a last look */
-    shim_controller_before_write(c);
+    dir_mtime.tv_sec = dir_mtime.tv_nsec = 0; /* force a last look, joined or not */
+    apply_journals(c);
 }
 
 void shim_controller_forget(void)
@@ -253,6 +266,9 @@ void shim_controller_forget(void)
     state[0] = 0;
     atomic_store(&initialising, 0);
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;
+    if (joined) /* the parent's run: not ours */
+        munmap((void *)joined, 1);
+    joined = NULL;
 }
 
 void shim_controller_exit(void)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,4 +282,52 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     *waited_ms = (long)((now_us() - t0) / 1000);
     errno = saved;
     return res;
+}
+
+const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *run_name)
+{
+    int saved = errno;
+    char path[PATH_MAX];
+    void *p = MAP_FAILED;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.joined", dir, run_name) < sizeof path) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        /* One byte written, not a hole: a fault on a hole of a full tmpfs would be a SIGBUS. */
+        if (fd >= 0) {
+            if (write(fd, "", 1) == 1)
+                p = mmap(NULL, 1, PROT_READ, MAP_SHARED, fd, 0);
+            close(fd);
+        }
+    }
+    if (p == MAP_FAILED)
+        shim_log_warn("cannot create %s (%s); the controller looks for worker journals before "
+                      "every write", path, strerror(errno));
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int shim_coord_joined_set(const char *dir, const char *run_name)
+{
+    int saved = errno, rc = -1;
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.joined", dir, run_name) >= sizeof path)
+        return -1;
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && errno == ENOENT)
+        rc = 1;
+    else if (fd < 0 || fstat(fd, &st) != 0)
+        shim_log_error("cannot open %s: %s; this worker's journals reach the database only when "
+                       "the controller closes it", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_size < 1)
+        shim_log_error("refusing coordination file %s: not a regular file of ours; remove it",
+                       path);
+    else if (pwrite(fd, "\1", 1, 0) != 1)
+        shim_log_error("cannot write %s: %s; this worker's journals reach the database only "
+                       "when the controller closes it", path, strerror(errno));
+    else
+        rc = 0;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return rc;
 }

@@ -4,6 +4,7 @@
  * matches a stale file), in a private directory next to the datafile (or $TESTMON_SHIM_DIR):
  *     <dir>/run-<pid>-<start>.json            the controller's state: initialising|ready|finished
  *     <dir>/run-<pid>-<start>.journal-*.json  writes a worker hands to the controller
+ *     <dir>/run-<pid>-<start>.joined          one byte: non-zero once a worker has joined
  * Files are written whole to a temporary name and renamed into place, created O_EXCL|O_NOFOLLOW
  * mode 0600; readers refuse symlinks, other owners, non-regular and oversized files. */
 #ifndef SHIM_COORD_H
@@ -46,11 +47,19 @@ enum shim_wait_result {
     SHIM_WAIT_TIMEOUT,   /* still not ready after timeout_ms */
     SHIM_WAIT_INVALID,   /* unreadable or unsafe coordination file */
 };
-/* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
- * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file. */
 /* Is there a run file of any run of controller pid `pid` (used when its start time is unknown
  * because it has exited)? */
 int shim_coord_any_run_of(const char *dir, long pid);
+/* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
+ * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file. */
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
                                             long timeout_ms, cJSON **out, long *waited_ms);
+
+/* The "a worker joined" flag, so that a controller nobody joins (a serial run) never looks for
+ * journals: the controller creates <run>.joined (one zero byte, 0600) and maps it read-only;
+ * a worker sets its first byte with one pwrite before it writes anything else.  The controller's
+ * check is then a load, no system call.  Returns the mapped byte, or NULL (then always look). */
+const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *run_name);
+/* Worker: set the flag.  0, 1 if the controller has none (look always), -1 logged. */
+int shim_coord_joined_set(const char *dir, const char *run_name);
 #endif

@@ -324,6 +324,8 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
         cJSON_Delete(run);
         return SHIM_WORKER_STEP_ASIDE;
     }
+    /* Joined: from now on the controller looks for journals before its writes. */
+    shim_coord_joined_set(shim_proc.dir, shim_proc.run_name);
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
              SQLITE_OPEN_READONLY;
     int rc = REAL(sqlite3_open_v2)(shim_proc.datafile, ppDb, ro, vfs);

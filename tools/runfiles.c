@@ -33,13 +33,16 @@ void tool_classify(const char *name, struct tool_file *out)
     unsigned long long start;
     int n = 0;
     if (sscanf(name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 || name[n] != '.' ||
-        pid <= 0 || len < 5 || strcmp(name + len - 5, ".json") != 0 || name[4] == '-' ||
-        name[4] == '+')
+        pid <= 0 || name[4] == '-' || name[4] == '+')
+        return;
+    const char *rest = name + n;
+    if (strcmp(rest, ".joined") != 0 && (len < 5 || strcmp(name + len - 5, ".json") != 0))
         return;
     out->pid = pid;
     out->start = start;
-    const char *rest = name + n;
-    if (strcmp(rest, ".json") == 0)
+    if (strcmp(rest, ".joined") == 0) /* the controller's "a worker joined" flag */
+        out->kind = TF_JOINED;
+    else if (strcmp(rest, ".json") == 0)
         out->kind = TF_RUN;
     else if (strncmp(rest, ".worker-", 8) == 0)
         out->kind = TF_WORKER;

@@ -13,7 +13,7 @@
 #include "../shim/safefile.h" /* the library's reader and its size limit */
 #define TOOL_COORD_MAX_BYTES SHIM_COORD_MAX_BYTES
 
-enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP };
+enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED };
 
 struct tool_file {
     char name[256];

@@ -46,8 +46,8 @@ teardown() {
     assert_success
     run json_field gw0 "d['results'][0]['rows']"
     assert_output "[[1]]"
-    run bash -c "ls .testmon-shim | grep -v '\.worker-' | wc -l"
-    assert_output 1   # only this run's file (and its worker's report)
+    run bash -c "ls .testmon-shim | grep -v -e '\.worker-' -e '\.joined$' | wc -l"
+    assert_output 1   # only this run's file (and its worker's report and joined flag)
 }
 
 @test "controller SIGKILLed while writing: integrity_check ok, the next run works" {

@@ -332,9 +332,9 @@ print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sor
     run --separate-stderr "$TOOL" clean
     assert_success
     for f in $old; do assert_line "removed .testmon-shim/$f"; done
-    assert_line "kept 1 file(s) in .testmon-shim (1 live run(s))"
+    assert_line "kept 2 file(s) in .testmon-shim (1 live run(s))"   # its run file, its joined flag
     [ -f "$RUNFILE" ]
-    assert_equal "$(ls .testmon-shim)" "$(basename "$RUNFILE")"
+    assert_equal "$(ls .testmon-shim)" "$(printf '%s\n' "$(basename "${RUNFILE%.json}").joined" "$(basename "$RUNFILE")")"
 }
 
 @test "clean: never follows a symlink; an unsafe directory is refused" {

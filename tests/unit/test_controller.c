@@ -110,6 +110,11 @@ static void journal_intake(void)
     CHECK_EQ_INT(shim_coord_write(DIRC, bad, "{\"format\":1,\"ops\":[]}"), 0);
     CHECK_EQ_INT(shim_coord_write(DIRC, other, JOURNAL(OP(99, "not ours"))), 0);
 
+    /* not before a worker has joined: the controller does not even look */
+    CHECK_EQ_INT(unit_run_sql(db, "SELECT count(*) FROM test_execution"), SQLITE_DONE);
+    CHECK(exists(DIRC, ok1) && exists(DIRC, ok2), "no look before a worker joined");
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, shim_proc.run_name), 0); /* what a worker does */
+
     struct unit_capture cap = unit_capture_start(2);
     int rc = unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')");
     char *msg = unit_capture_end(&cap);
@@ -144,6 +149,76 @@ static void journal_intake(void)
     shim_controller_exit();
 }
 
+/* A serial run: nobody joins, so no statement looks for journals (not one stat: the flag is a
+ * mapped byte); a worker joining arms the look before the controller's next write. */
+static void serial_then_joined(void)
+{
+    const char *T = unit_tmpdir();
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    sqlite3 *setup;
+    sqlite3_open(DF, &setup);
+    sqlite3_exec(setup, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)",
+                 NULL, NULL, NULL);
+    sqlite3_close(setup);
+    as_controller(DF);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(unit_run_state(DIRC), "ready");
+    char flag[256];
+    snprintf(flag, sizeof flag, "%s/%s.joined", DIRC, shim_proc.run_name);
+    struct stat st;
+    CHECK(stat(flag, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
+          "the controller created its joined flag, mode 0600");
+
+    /* a journal of this run (as a worker that could not set the flag would leave it) */
+    char j1[256], j2[256];
+    snprintf(j1, sizeof j1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);
+    snprintf(j2, sizeof j2, "%s.journal-00000000000000000002-gw0-1.json", shim_proc.run_name);
+    CHECK_EQ_INT(shim_coord_write(DIRC, j1, JOURNAL(OP(5, "from gw0"))), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')"),
+                     SQLITE_DONE);
+    CHECK(exists(DIRC, j1), "not applied: no worker joined");
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 3);
+
+    /* a worker joins: the journal is applied before the controller's next statement */
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, shim_proc.run_name), 0);
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')"),
+                 SQLITE_DONE);
+    CHECK(!exists(DIRC, j1), "applied once a worker joined");
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 6); /* after the replayed row 5 */
+    CHECK_EQ_INT(shim_coord_write(DIRC, j2, JOURNAL(OP(9, "later"))), 0);
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')"),
+                 SQLITE_DONE);
+    CHECK(!exists(DIRC, j2), "and from then on before every write");
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 10);
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+    shim_controller_exit();
+}
+
+/* A worker of a controller without the flag (it could not create it) has nothing to set; a
+ * flag that is not a regular file of ours is refused. */
+static void joined_flag_edges(void)
+{
+    const char *T = unit_tmpdir();
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/coord", T);
+    CHECK_EQ_INT(mkdir(dir, 0700), 0);
+    CHECK_EQ_INT(shim_coord_joined_set(dir, "run-1-2"), 1);
+    snprintf(path, sizeof path, "%s/run-1-2.joined", dir);
+    CHECK_EQ_INT(symlink("/dev/null", path), 0);
+    struct unit_capture cap = unit_capture_start(2);
+    int rc = shim_coord_joined_set(dir, "run-1-2");
+    free(unit_capture_end(&cap));
+    CHECK_EQ_INT(rc, -1);
+    const _Atomic unsigned char *flag = shim_coord_joined_map(dir, "run-3-4");
+    CHECK(flag && *flag == 0, "mapped, clear");
+    CHECK_EQ_INT(shim_coord_joined_set(dir, "run-3-4"), 0);
+    CHECK(flag && *flag == 1, "set through the file, seen in the mapping");
+    CHECK(!shim_coord_joined_map(dir, "run-3-4"), "never maps another's flag: O_EXCL");
+}
+
 /* An unusable coordination directory: the open still succeeds, nothing is published. */
 static void bad_directory(void)
 {
@@ -170,6 +245,8 @@ int main(void)
     unit_real_fill();
     RUN_FORKED(fresh_database);
     RUN_FORKED(journal_intake);
+    RUN_FORKED(serial_then_joined);
+    RUN_FORKED(joined_flag_edges);
     RUN_FORKED(bad_directory);
     return unit_finish();
 }

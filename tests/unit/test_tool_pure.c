@@ -22,9 +22,13 @@ static void test_classify(void)
     tool_classify(".run-123-456.json.tmp.42.1", &f);
     CHECK_EQ_INT(f.kind, TF_TEMP);
     CHECK_EQ_INT(f.pid, 42);
+    tool_classify("run-123-456.joined", &f); /* removed by clean with its run */
+    CHECK_EQ_INT(f.kind, TF_JOINED);
+    CHECK_EQ_INT(f.pid, 123);
     const char *others[] = {"run-123-456.txt", "run-123.json", "run--1-2.json", "run-+1-2.json",
                             "run-1-2json", "notes.json", ".hidden", ".x.tmp.", ".x.tmp.abc.1",
-                            "run-0-5.json", "run-1-2.worker"};
+                            "run-0-5.json", "run-1-2.worker", "run-1-2.joined.x", "run-0-5.joined",
+                            "run-1-2.joinedjson"};
     for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
         tool_classify(others[i], &f);
         CHECK(f.kind == TF_OTHER, "%s classified as %d", others[i], f.kind);
