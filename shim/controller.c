@@ -25,6 +25,7 @@ static atomic_int initialising; /* lock-free view for the per-step check */
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
 static const _Atomic unsigned char *joined; /* set by the first worker (coord.h); NULL: look always */
+static long long ready_us;      /* CLOCK_MONOTONIC us when "ready" was published; under lock */
 static long journals_applied, rows_applied, journal_errors; /* for the run report; under lock */
 
 /* {"present":bool,"columns":[...],"rows":[[rowid,...],...]} of main.environment. */
@@ -95,6 +96,10 @@ static void publish_locked(const char *new_state)
     cJSON_AddStringToObject(ctl, "start", start);
     cJSON_AddStringToObject(j, "datafile", shim_proc.datafile);
     cJSON_AddNumberToObject(j, "data_version", (double)data_version);
+    if (strcmp(new_state, "ready") == 0 && !ready_us)
+        ready_us = shim_coord_now_us(); /* before the write: a release includes the rename */
+    if (ready_us) /* for the workers' release latency (report released_after_us) */
+        cJSON_AddNumberToObject(j, "ready_mono_us", (double)ready_us);
     cJSON_AddItemToObject(j, "environment", cJSON_Duplicate(snapshot, 1));
     cJSON *rep = cJSON_AddObjectToObject(j, "report");
     cJSON_AddNumberToObject(rep, "journals_applied", (double)journals_applied);
@@ -266,6 +271,7 @@ void shim_controller_forget(void)
     state[0] = 0;
     atomic_store(&initialising, 0);
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;
+    ready_us = 0;
     if (joined) /* the parent's run: not ours */
         munmap((void *)joined, 1);
     joined = NULL;

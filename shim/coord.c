@@ -186,7 +186,7 @@ int shim_coord_any_run_of(const char *dir, long pid)
 }
 
 /* microseconds: whole milliseconds, truncated at both ends, ended waits up to 1 ms early */
-static long long now_us(void)
+long long shim_coord_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -215,16 +215,18 @@ static int check_ready(const char *dir, const char *file, cJSON **out)
 }
 
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
-                                            long timeout_ms, cJSON **out, long *waited_ms)
+                                            long timeout_ms, cJSON **out, long *waited_ms,
+                                            long long *seen_us)
 {
     int saved = errno;
     char name[96], file[128];
     shim_coord_run_name(run, name, sizeof name);
     snprintf(file, sizeof file, "%s.json", name);
-    long long t0 = now_us();
+    long long t0 = shim_coord_now_us();
     enum shim_wait_result res;
     int fd = -1;
     *out = NULL;
+    *seen_us = 0;
     if (run->start == 0) { /* the controller exited before we looked */
         *waited_ms = 0;
         errno = saved;
@@ -233,6 +235,8 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     for (int round = 0;; round++) {
         int r = check_ready(dir, file, out);
         if (r == 1) {
+            if (round > 0)
+                *seen_us = shim_coord_now_us();
             res = SHIM_WAIT_READY;
             break;
         }
@@ -248,7 +252,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
             res = SHIM_WAIT_DEAD;
             break;
         }
-        long long left = timeout_ms * 1000LL - (now_us() - t0); /* us */
+        long long left = timeout_ms * 1000LL - (shim_coord_now_us() - t0); /* us */
         if (left <= 0) {
             res = SHIM_WAIT_TIMEOUT;
             break;
@@ -279,7 +283,7 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
     }
     if (fd >= 0)
         close(fd);
-    *waited_ms = (long)((now_us() - t0) / 1000);
+    *waited_ms = (long)((shim_coord_now_us() - t0) / 1000);
     errno = saved;
     return res;
 }

@@ -51,9 +51,13 @@ enum shim_wait_result {
  * because it has exited)? */
 int shim_coord_any_run_of(const char *dir, long pid);
 /* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
- * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file. */
+ * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file and
+ * *seen_us the CLOCK_MONOTONIC time (us) at which it was read, 0 if it was ready at first look. */
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
-                                            long timeout_ms, cJSON **out, long *waited_ms);
+                                            long timeout_ms, cJSON **out, long *waited_ms,
+                                            long long *seen_us);
+/* CLOCK_MONOTONIC in microseconds (system-wide: comparable between processes). */
+long long shim_coord_now_us(void);
 
 /* The "a worker joined" flag, so that a controller nobody joins (a serial run) never looks for
  * journals: the controller creates <run>.joined (one zero byte, 0600) and maps it read-only;

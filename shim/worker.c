@@ -19,8 +19,9 @@
 static struct {
     int materialised;
     long rows_handed, hand_errors;
+    long long released_after_us; /* from the controller's ready to seeing it; -1: never waited */
     char outcome[160];
-} report;
+} report = {.released_after_us = -1};
 
 static void write_report(void)
 {
@@ -32,6 +33,8 @@ static void write_report(void)
     cJSON_AddNumberToObject(j, "pid", (double)getpid());
     cJSON_AddStringToObject(j, "outcome", report.outcome);
     cJSON_AddNumberToObject(j, "waited_ms", (double)shim_proc.waited_ms);
+    if (report.released_after_us >= 0) /* only a worker that waited for ready */
+        cJSON_AddNumberToObject(j, "released_after_us", (double)report.released_after_us);
     cJSON_AddNumberToObject(j, "tables_copied", report.materialised);
     cJSON_AddNumberToObject(j, "rows_handed_over", (double)report.rows_handed);
     cJSON_AddNumberToObject(j, "hand_over_errors", (double)report.hand_errors);
@@ -288,9 +291,13 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     snprintf(label, sizeof label, "worker %s", shim_proc.worker_id);
     shim_log_set_tag(label);
     cJSON *run = NULL;
+    long long seen_us;
     enum shim_wait_result w =
         shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, shim_config.timeout_ms, &run,
-                              &shim_proc.waited_ms);
+                              &shim_proc.waited_ms, &seen_us);
+    const cJSON *ready_us = cJSON_GetObjectItemCaseSensitive(run, "ready_mono_us");
+    if (w == SHIM_WAIT_READY && seen_us && cJSON_IsNumber(ready_us))
+        report.released_after_us = seen_us - (long long)ready_us->valuedouble;
     static const char *const outcomes[] = {
         [SHIM_WAIT_READY] = "ready", [SHIM_WAIT_MISSING] = "stepped aside: no run",
         [SHIM_WAIT_DEAD] = "refused: controller exited", [SHIM_WAIT_TIMEOUT] = "refused: timeout",

@@ -59,6 +59,10 @@ static void fresh_database(void)
     CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "ready");
     CHECK_EQ_INT(cJSON_GetObjectItem(j, "data_version")
                      ? cJSON_GetObjectItem(j, "data_version")->valuedouble : -1, 4);
+    /* when ready was published (CLOCK_MONOTONIC us): workers report their release from it */
+    const cJSON *rt = cJSON_GetObjectItem(j, "ready_mono_us");
+    CHECK(cJSON_IsNumber(rt) && rt->valuedouble > 0 && rt->valuedouble <= shim_coord_now_us(),
+          "ready_mono_us in the run file");
     cJSON_Delete(j);
 
     /* a second controller connection to the same datafile is ready again once idle */

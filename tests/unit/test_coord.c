@@ -404,15 +404,21 @@ static void put_state(const char *dir, const struct shim_run *run, const char *s
         exit(2);
 }
 
+static long long last_seen_us; /* of the last wait_(): when READY was read, 0 if at first look */
+
 static enum shim_wait_result wait_(const char *dir, const struct shim_run *run, long timeout,
                                    long *waited, long long *elapsed_us, char **msg)
 {
     cJSON *out = (cJSON *)1;
+    long long seen_us = -1;
     struct unit_capture cap = unit_capture_start(2);
     errno = ERRNO_MARK;
     long long t0 = unit_now_us();
-    enum shim_wait_result r = shim_coord_wait_ready(dir, run, timeout, &out, waited);
+    enum shim_wait_result r = shim_coord_wait_ready(dir, run, timeout, &out, waited, &seen_us);
     *elapsed_us = unit_now_us() - t0;
+    CHECK(seen_us == 0 || (r == SHIM_WAIT_READY && seen_us >= t0 && seen_us <= t0 + *elapsed_us),
+          "seen_us %lld: 0, or within the wait (same clock)", seen_us);
+    last_seen_us = seen_us;
     int e = errno;
     char *m = unit_capture_end(&cap);
     CHECK_EQ_INT(e, ERRNO_MARK);
@@ -446,6 +452,7 @@ static void test_wait_immediate(void)
     put_state(T, &self, "ready");
     CHECK_EQ_INT(wait_(T, &self, WAIT_MS, &waited, &us, NULL), SHIM_WAIT_READY);
     CHECK(us < AT_ONCE_US, "READY at once (%lld us)", us);
+    CHECK(last_seen_us == 0, "no release time when ready at first look: %lld", last_seen_us);
     put_state(T, &self, "finished");
     CHECK_EQ_INT(wait_(T, &self, WAIT_MS, &waited, &us, NULL), SHIM_WAIT_READY);
     CHECK(us < AT_ONCE_US, "finished counts as ready (%lld us)", us);
@@ -548,6 +555,8 @@ static void test_wait_wakes_on_rename(void)
         long long latency = woke - *when;
         CHECK(latency < AT_ONCE_US, "woken %lld us after the rename (by the event, not by the "
               "timeout)", latency);
+        CHECK(last_seen_us > 0 && last_seen_us <= woke, "a waiter's release time: %lld",
+              last_seen_us);
     }
     munmap((void *)when, 4096);
 }
