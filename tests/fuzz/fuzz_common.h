@@ -6,6 +6,7 @@
  * testmon-like datafile. */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
+#include "../common/testdb.h"
 #include "coord.h"
 #include "real.h"
 #include "role.h"
@@ -20,24 +21,15 @@
 #include <unistd.h>
 
 static const char *const FUZZ_SCHEMA =
-    "CREATE TABLE environment(id INTEGER PRIMARY KEY ASC, environment_name TEXT, "
-    "  system_packages TEXT, python_version TEXT, "
-    "  UNIQUE (environment_name, system_packages, python_version));"
-    "CREATE TABLE test_execution(id INTEGER PRIMARY KEY ASC, environment_id INTEGER, "
-    "  test_name TEXT, duration FLOAT, failed BIT, forced BIT, "
-    "  FOREIGN KEY(environment_id) REFERENCES environment(id));"
-    "CREATE INDEX test_execution_fk_name ON test_execution (environment_id, test_name);"
+    TESTDB_SCHEMA
     "CREATE TABLE file_fp(id INTEGER PRIMARY KEY, filename TEXT, method_checksums BLOB, "
     "  mtime FLOAT, fsha TEXT, UNIQUE (filename, fsha, method_checksums));"
     "CREATE TABLE test_execution_file_fp(test_execution_id INTEGER, fingerprint_id INTEGER, "
     "  FOREIGN KEY(test_execution_id) REFERENCES test_execution(id) ON DELETE CASCADE);"
     "CREATE TABLE metadata(dataid TEXT PRIMARY KEY, data TEXT);"
-    "CREATE TABLE mcall_id(id INTEGER PRIMARY KEY, name TEXT);"
     "CREATE TABLE nopk(a TEXT, b INTEGER);"
     "CREATE TABLE \"we\"\"ird\"(\"col \"\"q\"\"\" TEXT, x INTEGER PRIMARY KEY);"
-    "INSERT INTO environment VALUES (1, 'default', 'pk-a', '3.11'), (2, 'other', 'pk-b', '3.11');"
-    "INSERT INTO test_execution VALUES (1, 1, 't::a', 0.5, 0, 0), (2, 1, 't::b', 1.0, 0, 0),"
-    "  (3, 2, 't::c', 2.0, 1, 0);"
+    TESTDB_ROWS
     "INSERT INTO file_fp VALUES (1, 'a.py', x'00ff', 1.5, 'abc'), (2, 'b.py', x'', 2.5, 'def');"
     "INSERT INTO test_execution_file_fp VALUES (1, 1), (2, 1), (3, 2);"
     "INSERT INTO metadata VALUES ('data_version', '1');"

@@ -7,6 +7,7 @@
  * before an exec is applied exactly once (a nested application would also deadlock on the
  * controller's lock: the watchdog turns that into a failure), and its row lands once.
  *   pytest_reentrancy DIR LOGFILE      (TESTMON_SHIM_LOG=info:LOGFILE must be set) */
+#include "../common/testdb.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,15 +53,7 @@ static int count_in_file(const char *path, const char *needle)
     return n;
 }
 
-static long long one(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
+static long long one(sqlite3 *db, const char *sql) { return testdb_int(db, sql, -1); }
 
 int main(int argc, char **argv)
 {

@@ -17,6 +17,7 @@
  * the whole run; either reports what hung.
  *   pytest_stress DIR [LOG]     ($STRESS_ROUNDS statements per thread, default 200)
  * Exit status 0 and the line "N passed, N failed" when every thread and child did its work. */
+#include "../common/testdb.h"
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -53,15 +54,7 @@ static int exec(sqlite3 *db, const char *sql)
     return rc;
 }
 
-static long long count(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
+static long long count(sqlite3 *db, const char *sql) { return testdb_int(db, sql, -1); }
 
 static void *managed_thread(void *arg)
 {

@@ -8,37 +8,18 @@
 #include "worker.h"
 #include "unit.h"
 #include "runfile.h"
+#include "../common/testdb.h"
 #include <dirent.h>
 
 static char T[PATH_MAX], DF[PATH_MAX], DIRC[PATH_MAX];
 static long long ctl_env_rowid; /* what the controller got for its environment insert */
 
 static const char *const SCHEMA =
-    "CREATE TABLE environment(id INTEGER PRIMARY KEY ASC, environment_name TEXT, "
-    "  system_packages TEXT, python_version TEXT, "
-    "  UNIQUE (environment_name, system_packages, python_version));"
-    "CREATE TABLE test_execution(id INTEGER PRIMARY KEY ASC, environment_id INTEGER, "
-    "  test_name TEXT, duration FLOAT, failed BIT, forced BIT, "
-    "  FOREIGN KEY(environment_id) REFERENCES environment(id));"
-    "CREATE INDEX test_execution_fk_name ON test_execution (environment_id, test_name);"
-    "CREATE TABLE mcall_id(id INTEGER PRIMARY KEY, name TEXT);"
-    "INSERT INTO environment VALUES (1, 'default', 'pk-a', '3.11'), (2, 'other', 'pk-b', '3.11'),"
-    "  (5, 'old', 'pk-c', '3.8');"
-    "INSERT INTO test_execution VALUES (1, 1, 't::a', 0.5, 0, 0), (2, 1, 't::b', 1.0, 0, 0),"
-    "  (3, 2, 't::c', 2.0, 1, 0);"
+    TESTDB_SCHEMA TESTDB_ROWS
+    "INSERT INTO environment VALUES (5, 'old', 'pk-c', '3.8');"
     "PRAGMA user_version = 7;";
 
-/* Prepare and step sql to the end through the dispatch layer; returns the last step's rc (or
- * prepare's rc when it failed). */
-static long long query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -999;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
+static long long query_int(sqlite3 *db, const char *sql) { return testdb_int(db, sql, -999); }
 
 static double query_double(sqlite3 *db, const char *sql)
 {
