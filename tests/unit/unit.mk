@@ -21,7 +21,7 @@ unit: $(UNIT_BINS)
 
 $(UNIT_BUILD)/test_real_dl: UNIT_LIBS = $(CJSON_LIBS) -ldl -lpthread
 
-$(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h tests/unit/runfile.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
+$(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h tests/unit/runfile.h tests/common/testdb.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(UNIT_CFLAGS) $(CJSON_CFLAGS) -Ishim -o $@ $< $(UNIT_OBJS) \
 		$(UNIT_LDFLAGS) $(UNIT_LIBS)
