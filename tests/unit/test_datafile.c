@@ -12,6 +12,18 @@ static const char *canon(const char *name, int uri)
     return shim_datafile_canonical(name, uri, out, sizeof out) == 0 ? out : NULL;
 }
 
+/* canon() of a name built from a format */
+static const char *canonf(int uri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *canonf(int uri, const char *fmt, ...)
+{
+    char name[PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return canon(name, uri);
+}
+
 static void setup(void)
 {
     snprintf(T, sizeof T, "%s", unit_tmpdir());
@@ -42,8 +54,7 @@ static void test_plain_and_relative(void)
     CHECK_STR(canon(REAL_DF, 0), REAL_DF);
     snprintf(p, sizeof p, "%s/real/sub/../.testmondata", T);
     CHECK_STR(canon(p, 0), REAL_DF);
-    snprintf(p, sizeof p, "%s//real/./.testmondata", T);
-    CHECK_STR(canon(p, 0), REAL_DF);
+    CHECK_STR(canonf(0, "%s//real/./.testmondata", T), REAL_DF);
     char cwd[PATH_MAX];
     CHECK(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
     snprintf(p, sizeof p, "%s/real", T);
@@ -75,8 +86,7 @@ static void test_uris(void)
     CHECK_STR(canon(p, 0), REAL_DF);
     snprintf(p, sizeof p, "file:%s#frag", REAL_DF);
     CHECK_STR(canon(p, 0), REAL_DF);
-    snprintf(p, sizeof p, "file:%s?mode=ro#frag?x", REAL_DF);
-    CHECK_STR(canon(p, 0), REAL_DF);
+    CHECK_STR(canonf(0, "file:%s?mode=ro#frag?x", REAL_DF), REAL_DF);
     /* percent-encoding: "%2E" is '.', "%2f" is '/', "%20" a space */
     snprintf(p, sizeof p, "file:%s/real/%%2Etestmondata", T);
     CHECK_STR(canon(p, 0), REAL_DF);
@@ -85,8 +95,7 @@ static void test_uris(void)
     snprintf(p, sizeof p, "file:%s/real/my%%20dir/.testmondata?mode=ro", T);
     snprintf(want, sizeof want, "%s/real/my dir/.testmondata", T);
     CHECK_STR(canon(p, 0), want);
-    snprintf(p, sizeof p, "file:%s/real/%%00.testmondata", T);
-    CHECK(canon(p, 0) == NULL, "an encoded NUL is no file name");
+    CHECK(canonf(0, "file:%s/real/%%00.testmondata", T) == NULL, "an encoded NUL is no file name");
     /* relative URI, as testmon 2.0.0/2.0.1 spell it */
     char cwd[PATH_MAX];
     CHECK(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
@@ -111,8 +120,7 @@ static void test_not_files(void)
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "file:%s?mode=memory", REAL_DF);
     CHECK(canon(p, 0) == NULL, "mode=memory");
-    snprintf(p, sizeof p, "file:%s?cache=shared&mode=memory", REAL_DF);
-    CHECK(canon(p, 0) == NULL, "mode=memory after another parameter");
+    CHECK(canonf(0, "file:%s?cache=shared&mode=memory", REAL_DF) == NULL, "mode=memory after another parameter");
 }
 
 static void test_symlinks(void)
@@ -122,8 +130,7 @@ static void test_symlinks(void)
     CHECK_STR(canon(p, 0), REAL_DF);
     snprintf(p, sizeof p, "file:%s/link/.testmondata?mode=ro", T);
     CHECK_STR(canon(p, 0), REAL_DF);
-    snprintf(p, sizeof p, "%s/filelink.db", T);
-    CHECK_STR(canon(p, 0), REAL_DF);
+    CHECK_STR(canonf(0, "%s/filelink.db", T), REAL_DF);
 }
 
 static void test_not_yet_existing(void)
@@ -134,8 +141,7 @@ static void test_not_yet_existing(void)
     CHECK_STR(canon(p, 0), want);
     snprintf(p, sizeof p, "%s/link/fresh.db", T);
     CHECK_STR(canon(p, 0), want);
-    snprintf(p, sizeof p, "file:%s/link/fresh.db?mode=rwc", T);
-    CHECK_STR(canon(p, 0), want);
+    CHECK_STR(canonf(0, "file:%s/link/fresh.db?mode=rwc", T), want);
     char cwd[PATH_MAX];
     CHECK(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
     snprintf(p, sizeof p, "%s/link", T);
@@ -145,8 +151,7 @@ static void test_not_yet_existing(void)
     /* at the root: no doubled slash */
     CHECK_STR(canon("/testmon-unit-no-such-file.db", 0), "/testmon-unit-no-such-file.db");
     /* a missing directory cannot be resolved */
-    snprintf(p, sizeof p, "%s/no-such-dir/x.db", T);
-    CHECK(canon(p, 0) == NULL, "missing parent directory");
+    CHECK(canonf(0, "%s/no-such-dir/x.db", T) == NULL, "missing parent directory");
 }
 
 static void test_too_long(void)
