@@ -24,10 +24,18 @@
 #define UNMANAGED() \
     (__builtin_expect(atomic_load_explicit(&shim_conn_count, memory_order_relaxed) == 0, 1) || \
      shim_nested())
+/* Everything after FAST_PATH lives out of line (SLOW) and is reached by a tail call that carries
+ * the caller's address (for resolution, see real.h), so a fast path saves no register and sets
+ * up no frame.  REAL_AT is REAL() with that address. */
+#define SLOW __attribute__((noinline, cold)) static
+#define CALLER __builtin_return_address(0)
+#define REAL_AT(name, caller) ((__typeof__(&name))shim_real_get(SHIM_REAL_##name, caller))
 
-SHIM_EXPORT int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+/* No fast path: any open may be of the datafile (so not cold either). */
+__attribute__((noinline)) static int open_slow(const char *filename, sqlite3 **ppDb, int flags, const char *vfs,
+                   const void *caller)
 {
-    __typeof__(&sqlite3_open_v2) real = REAL(sqlite3_open_v2);
+    __typeof__(&sqlite3_open_v2) real = REAL_AT(sqlite3_open_v2, caller);
     if (!real)
         return SQLITE_ERROR;
     if (shim_config.disabled || shim_nested())
@@ -35,11 +43,15 @@ SHIM_EXPORT int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags,
     return shim_open(filename, ppDb, flags, vfs);
 }
 
-SHIM_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
-                                   const char **tail)
+SHIM_EXPORT int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 {
-    FAST_PATH(sqlite3_prepare_v2, db, sql, n, pp, tail);
-    __typeof__(&sqlite3_prepare_v2) real = REAL(sqlite3_prepare_v2);
+    return open_slow(filename, ppDb, flags, vfs, CALLER);
+}
+
+SLOW int prepare_v2_slow(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
+                         const char **tail, const void *caller)
+{
+    __typeof__(&sqlite3_prepare_v2) real = REAL_AT(sqlite3_prepare_v2, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -47,11 +59,17 @@ SHIM_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_
     return shim_prepare(SHIM_PREPARE_V2, db, sql, n, 0, pp, tail);
 }
 
-SHIM_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned int flags,
-                                   sqlite3_stmt **pp, const char **tail)
+SHIM_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
+                                   const char **tail)
 {
-    FAST_PATH(sqlite3_prepare_v3, db, sql, n, flags, pp, tail);
-    __typeof__(&sqlite3_prepare_v3) real = REAL(sqlite3_prepare_v3);
+    FAST_PATH(sqlite3_prepare_v2, db, sql, n, pp, tail);
+    return prepare_v2_slow(db, sql, n, pp, tail, CALLER);
+}
+
+SLOW int prepare_v3_slow(sqlite3 *db, const char *sql, int n, unsigned int flags,
+                         sqlite3_stmt **pp, const char **tail, const void *caller)
+{
+    __typeof__(&sqlite3_prepare_v3) real = REAL_AT(sqlite3_prepare_v3, caller);
     if (!real)
         return SQLITE_MISUSE; /* SQLite older than 3.20 has no prepare_v3 */
     if (UNMANAGED())
@@ -59,11 +77,17 @@ SHIM_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned
     return shim_prepare(SHIM_PREPARE_V3, db, sql, n, flags, pp, tail);
 }
 
-SHIM_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
-                                const char **tail)
+SHIM_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned int flags,
+                                   sqlite3_stmt **pp, const char **tail)
 {
-    FAST_PATH(sqlite3_prepare, db, sql, n, pp, tail);
-    __typeof__(&sqlite3_prepare) real = REAL(sqlite3_prepare);
+    FAST_PATH(sqlite3_prepare_v3, db, sql, n, flags, pp, tail);
+    return prepare_v3_slow(db, sql, n, flags, pp, tail, CALLER);
+}
+
+SLOW int prepare_slow(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp, const char **tail,
+                      const void *caller)
+{
+    __typeof__(&sqlite3_prepare) real = REAL_AT(sqlite3_prepare, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -71,11 +95,17 @@ SHIM_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stm
     return shim_prepare(SHIM_PREPARE_V1, db, sql, n, 0, pp, tail);
 }
 
-/* The hottest call of all: its slow part lives out of line, so the fast path saves no register. */
-__attribute__((noinline, cold)) static int step_slow(sqlite3_stmt *stmt, const void *caller)
+SHIM_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **pp,
+                                const char **tail)
 {
-    __typeof__(&sqlite3_step) real =
-        (__typeof__(&sqlite3_step))shim_real_get(SHIM_REAL_sqlite3_step, caller);
+    FAST_PATH(sqlite3_prepare, db, sql, n, pp, tail);
+    return prepare_slow(db, sql, n, pp, tail, CALLER);
+}
+
+/* The hottest call of all. */
+SLOW int step_slow(sqlite3_stmt *stmt, const void *caller)
+{
+    __typeof__(&sqlite3_step) real = REAL_AT(sqlite3_step, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -86,14 +116,13 @@ __attribute__((noinline, cold)) static int step_slow(sqlite3_stmt *stmt, const v
 SHIM_EXPORT int sqlite3_step(sqlite3_stmt *stmt)
 {
     FAST_PATH(sqlite3_step, stmt);
-    return step_slow(stmt, __builtin_return_address(0));
+    return step_slow(stmt, CALLER);
 }
 
-SHIM_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql,
-                             int (*cb)(void *, int, char **, char **), void *arg, char **errmsg)
+SLOW int exec_slow(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **),
+                   void *arg, char **errmsg, const void *caller)
 {
-    FAST_PATH(sqlite3_exec, db, sql, cb, arg, errmsg);
-    __typeof__(&sqlite3_exec) real = REAL(sqlite3_exec);
+    __typeof__(&sqlite3_exec) real = REAL_AT(sqlite3_exec, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -101,10 +130,17 @@ SHIM_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql,
     return shim_exec(db, sql, cb, arg, errmsg);
 }
 
-SHIM_EXPORT int sqlite3_close(sqlite3 *db)
+SHIM_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql,
+                             int (*cb)(void *, int, char **, char **), void *arg, char **errmsg)
 {
-    FAST_PATH(sqlite3_close, db);
-    __typeof__(&sqlite3_close) real = REAL(sqlite3_close);
+    FAST_PATH(sqlite3_exec, db, sql, cb, arg, errmsg);
+    return exec_slow(db, sql, cb, arg, errmsg, CALLER);
+}
+
+/* close and close_v2: `id` says which real function. */
+SLOW int close_slow(sqlite3 *db, int id, const void *caller)
+{
+    int (*real)(sqlite3 *) = (int (*)(sqlite3 *))shim_real_get(id, caller);
     if (!real)
         return SQLITE_MISUSE;
     if (UNMANAGED())
@@ -112,15 +148,16 @@ SHIM_EXPORT int sqlite3_close(sqlite3 *db)
     return shim_close(db, real);
 }
 
+SHIM_EXPORT int sqlite3_close(sqlite3 *db)
+{
+    FAST_PATH(sqlite3_close, db);
+    return close_slow(db, SHIM_REAL_sqlite3_close, CALLER);
+}
+
 SHIM_EXPORT int sqlite3_close_v2(sqlite3 *db)
 {
     FAST_PATH(sqlite3_close_v2, db);
-    __typeof__(&sqlite3_close_v2) real = REAL(sqlite3_close_v2);
-    if (!real)
-        return SQLITE_MISUSE;
-    if (UNMANAGED())
-        return real(db);
-    return shim_close(db, real);
+    return close_slow(db, SHIM_REAL_sqlite3_close_v2, CALLER);
 }
 
 /* The one non-SQLite export: lets tools and tests ask a process whether the shim is loaded. */
