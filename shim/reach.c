@@ -12,21 +12,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int is_testmon_option(const char *arg)
+static const char *base_of(const char *arg)
 {
-    return strncmp(arg, "--testmon", 9) == 0; /* --testmon, --testmon-noselect, ... */
+    const char *slash = strrchr(arg, '/');
+    return slash ? slash + 1 : arg;
 }
 
+static int is_pytest(const char *arg)
+{
+    const char *b = base_of(arg);
+    return strncmp(b, "pytest", 6) == 0 || strncmp(b, "py.test", 7) == 0;
+}
+
+/* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
+ * line names pytest too), and did it ask for testmon?  pytest is argv[0], or argv[0] is python
+ * and pytest is its script or its -m module. */
 static int asks_testmon(const char *cmdline, size_t n, const char *addopts)
 {
-    int pytest = 0, testmon = 0;
-    for (const char *arg = cmdline; arg < cmdline + n; arg += strlen(arg) + 1) {
-        const char *base = strrchr(arg, '/');
-        base = base ? base + 1 : arg;
-        pytest |= strncmp(base, "pytest", 6) == 0 || strncmp(base, "py.test", 7) == 0;
-        testmon |= pytest && is_testmon_option(arg);
+    const char *end = cmdline + n, *arg = cmdline;
+    int pytest = is_pytest(arg);
+    if (!pytest && strncmp(base_of(arg), "python", 6) == 0) {
+        for (arg += strlen(arg) + 1; arg < end && arg[0] == '-'; arg += strlen(arg) + 1) {
+            if (strcmp(arg, "-m") == 0) {
+                arg += strlen(arg) + 1;
+                pytest = arg < end && (strcmp(arg, "pytest") == 0 || strcmp(arg, "py.test") == 0);
+                break;
+            }
+            if (strcmp(arg, "-c") == 0)
+                break; /* python -c CODE: not pytest */
+            if (strcmp(arg, "-X") == 0 || strcmp(arg, "-W") == 0)
+                arg += strlen(arg) + 1; /* an option with a separate value */
+        }
+        if (!pytest && arg < end && arg[0] != '-')
+            pytest = is_pytest(arg);
     }
-    return pytest && (testmon || (addopts && strstr(addopts, "--testmon")));
+    if (!pytest)
+        return 0;
+    for (arg = cmdline; arg < end; arg += strlen(arg) + 1)
+        if (strncmp(arg, "--testmon", 9) == 0) /* --testmon, --testmon-noselect, ... */
+            return 1;
+    return addopts && strstr(addopts, "--testmon") != NULL;
 }
 
 /* Modified at or after `since`?  File times come from the kernel's coarse clock, which is why

@@ -67,7 +67,20 @@ static void test_command_line(void)
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
     ARGV("/usr/bin/git", "status");
     CHECK_EQ_INT(missed("--testmon", NULL, &since, out), 0);
-    ARGV("--testmon", "pytest"); /* an option before pytest belongs to the interpreter */
+    ARGV("/usr/bin/python3.11", "-X", "dev", "-W", "error", "-m", "pytest", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    ARGV("python3", "-u", "/venv/bin/py.test", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    /* wrappers name pytest and --testmon on their own command line: they are not pytest */
+    ARGV("strace", "-f", "python", "-m", "pytest", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    ARGV("/usr/bin/timeout", "60", "pytest", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    ARGV("python3", "-c", "import pytest; pytest.main()", "pytest", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    ARGV("python3", "-m", "pip", "install", "pytest", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    ARGV("python3", "tool.py", "pytest", "--testmon");
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
 }
 
