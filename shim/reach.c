@@ -26,7 +26,9 @@ static int is_pytest(const char *arg)
 
 /* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
  * line names pytest too), and did it ask for testmon?  pytest is argv[0], or argv[0] is python
- * and pytest is its script or its -m module. */
+ * and pytest is its script or its -m module.  Stricter than role.c's shim_is_pytest_process on
+ * purpose: there `coverage run -m pytest` must still be a controller, here a false alarm costs
+ * more than silence. */
 static int asks_testmon(const char *cmdline, size_t n, const char *addopts)
 {
     const char *end = cmdline + n, *arg = cmdline;
