@@ -80,8 +80,8 @@ static void fresh_database(void)
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
 }
 
-/* Journals: only this run's are applied, in name order; a bad one is kept, with a message. */
-static void journal_intake(void)
+/* A datafile with test_execution, opened by this process as its controller, run ready. */
+static sqlite3 *ready_controller(void)
 {
     const char *T = unit_tmpdir();
     snprintf(DF, sizeof DF, "%s/.testmondata", T);
@@ -95,6 +95,13 @@ static void journal_intake(void)
     CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
+    return db;
+}
+
+/* Journals: only this run's are applied, in name order; a bad one is kept, with a message. */
+static void journal_intake(void)
+{
+    sqlite3 *db = ready_controller();
 
     char ok1[256], ok2[256], bad[256], other[256];
     snprintf(ok1, sizeof ok1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);
@@ -145,6 +152,7 @@ static void journal_intake(void)
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     free(unit_capture_end(&cap));
     CHECK(!exists(DIRC, late), "applied at close");
+    sqlite3 *setup;
     sqlite3_open(DF, &setup);
     sqlite3_prepare_v2(setup, "SELECT test_name FROM test_execution WHERE id = 20", -1, &st, NULL);
     CHECK(sqlite3_step(st) == SQLITE_ROW, "row 20 there");
@@ -157,18 +165,7 @@ static void journal_intake(void)
  * mapped byte); a worker joining arms the look before the controller's next write. */
 static void serial_then_joined(void)
 {
-    const char *T = unit_tmpdir();
-    snprintf(DF, sizeof DF, "%s/.testmondata", T);
-    sqlite3 *setup;
-    sqlite3_open(DF, &setup);
-    sqlite3_exec(setup, "CREATE TABLE test_execution(id INTEGER PRIMARY KEY, test_name TEXT)",
-                 NULL, NULL, NULL);
-    sqlite3_close(setup);
-    as_controller(DF);
-    sqlite3 *db = NULL;
-    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
-    CHECK_STR(unit_run_state(DIRC), "ready");
+    sqlite3 *db = ready_controller();
     char flag[256];
     snprintf(flag, sizeof flag, "%s/%s.joined", DIRC, shim_proc.run_name);
     struct stat st;
