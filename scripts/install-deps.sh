@@ -2,8 +2,10 @@
 # Install what building and testing testmon-shim needs, from Debian's packages, if missing.
 # Python packages for the tests are not installed here: the tests create their own venvs.
 set -euo pipefail
+# clang (libFuzzer, with its recommended compiler-rt) and valgrind: make check-slow, a suite of
+# make test
 pkgs=(gcc make pkg-config binutils libsqlite3-dev libcjson-dev sqlite3 git python3 python3-venv
-      bats bats-support bats-assert)
+      bats bats-support bats-assert clang valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,7 +6,8 @@
 #   make coverage       line coverage of shim/ from the unit and bats tests (build-cov)
 #   make fuzz           libFuzzer targets (build-fuzz): FUZZ_TIME seconds each, FUZZ_RUNS max
 #   make fuzz-replay    replay tests/fuzz/corpus-* with the sanitizer build
-#   make check-slow     all of the above but fuzz; ends with `N passed, N failed`
+#   make check-slow     all of the above but fuzz; ends with `N passed, N failed`; the suite `slow`
+#                       of make test (tests/run.sh), so CI runs it
 # Each uses its own BUILD directory: build/libtestmon_shim.so is never touched.
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it: C unit tests, bats process-level tests, the
-# end-to-end oracle's self-test, and the end-to-end matrix against real testmon releases.
+# end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, and the
+# robustness checks of `make check-slow` (sanitizers, valgrind, coverage, fuzz corpus replay).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e limits the run (default: all).
+# SUITES=unit,bats,e2e,slow limits the run (default: all).
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e}
+SUITES=${SUITES:-unit,bats,e2e,slow}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
@@ -46,5 +47,9 @@ suite unit "$MAKE" -s unit
 suite bats bats_suite
 # the matrix runs whole: variables a caller may have exported must not narrow it
 suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e
+# check-slow builds into its own directories (build-asan, ...); its count is checks.sh's closing
+# line.  Whole too: none of the variables that skip or narrow its parts.
+suite slow env -u BATS_FILTER -u E2E_CELL -u COVERAGE_MIN -u SHIM -u STEPS -u JOBS \
+    -u SHIM_PRELOAD_FIRST CHECK_LOGS="$log_dir/slow" "$MAKE" -s check-slow
 echo "$total_pass passed, $total_fail failed"
 exit $status

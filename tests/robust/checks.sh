@@ -7,7 +7,6 @@
 #   BATS_FILTER=re  only the bats tests whose name matches
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 MAKE=${MAKE:-make}
 MK=(-f Makefile)  # the Makefile includes tests/check.mk (naming it again redefines every target)
 SAN_COMMON="-O1 -g -fno-omit-frame-pointer"
