@@ -8,6 +8,7 @@
  * controller's lock: the watchdog turns that into a failure), and its row lands once.
  *   pytest_reentrancy DIR LOGFILE      (TESTMON_SHIM_LOG=info:LOGFILE must be set) */
 #include "../common/testdb.h"
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,14 @@ int main(int argc, char **argv)
               "\"n\":{\"i\":\"42\"},\"v\":[{\"i\":\"42\"},\"w::t\"]}]}", f);
         fclose(f);
     }
+    /* and the run's "a worker joined" flag, as the worker sets it before its first journal */
+    char joined[4200];
+    snprintf(joined, sizeof joined, "%s/.testmon-shim/run-%ld-%llu.joined", argv[1],
+             (long)getpid(), starttime());
+    int jfd = open(joined, O_WRONLY | O_CLOEXEC);
+    CHECK(jfd >= 0 && pwrite(jfd, "\1", 1, 0) == 1, "cannot set %s", joined);
+    if (jfd >= 0)
+        close(jfd);
     /* the controller's next write, again an exec whose inner statements re-enter */
     rc = sqlite3_exec(db, "INSERT INTO test_execution(test_name) VALUES ('c::t');"
                           "CREATE TABLE later(x); INSERT INTO later VALUES (1)", NULL, NULL, &err);
