@@ -66,7 +66,7 @@ build() { # BUILD CFLAGS
 step_fuzz_replay() {
     single "fuzz: build" "$MAKE" -s "${MK[@]}" fuzz-build
     local t files n
-    for t in runfile journal prepare; do
+    for t in runfile journal prepare classify; do
         files=(tests/fuzz/corpus-$t/*)
         n=${#files[@]}
         # each file once, sanitizers and leak checking on; any report is a failure
