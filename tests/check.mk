@@ -3,7 +3,8 @@
 #   make check-ubsan    unit tests + bats process tests, UBSan build (build-ubsan)
 #   make check-tsan     unit tests + bats + the fork/threads stress, TSan build (build-tsan)
 #   make check-valgrind unit tests under valgrind memcheck (build-vg)
-#   make coverage       line coverage of shim/ from the unit and bats tests (build-cov)
+#   make coverage       line coverage of shim/ and tools/ (each >= 90 %) from the unit, bats and
+#                       robust tests (build-cov)
 #   make fuzz           libFuzzer targets (build-fuzz): FUZZ_TIME seconds each, FUZZ_RUNS max
 #   make fuzz-replay    replay tests/fuzz/corpus-* with the sanitizer build
 #   make check-slow     all of the above but fuzz; ends with `N passed, N failed`; the suite `slow`

@@ -287,7 +287,8 @@ static void check_packages(const cJSON *info)
               "(2.2 coordinates its workers itself)", testmon);
 }
 
-/* DIR's coordination directory: absent with a writable parent, or ours and private. */
+/* DIR's coordination directory (no DIR: $TESTMON_SHIM_DIR or ./.testmon-shim): absent with a
+ * writable parent, or ours and private. */
 static void check_directory(const char *dir)
 {
     char coord[PATH_MAX];
@@ -469,7 +470,7 @@ int cmd_doctor(int argc, char **argv)
         check_sqlite(info);
         check_packages(info);
     }
-    check_directory(dir ? dir : ".");
+    check_directory(dir); /* no DIR: $TESTMON_SHIM_DIR, as status and clean */
     if (!probe)
         check("note", "live probe: skipped (--no-probe)");
     else if (!have_lib || !info)

@@ -372,3 +372,324 @@ print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sor
     assert_success
     [ ! -e "$d/bin/testmon-shim" ] && [ ! -e "$d/lib/libtestmon_shim.so" ] && [ ! -e "$d/share/man/man1/testmon-shim.1" ]
 }
+
+# ---- error paths and bad inputs, one message each ----
+
+@test "--help of each command prints the usage on stdout" {
+    for cmd in run clean doctor; do
+        run --separate-stderr "$TOOL" $cmd --help
+        assert_success
+        assert_line --index 0 "usage: testmon-shim [--help] [--version] COMMAND [ARGS]"
+        assert_equal "$stderr" ""
+    done
+}
+
+@test "usage errors of clean, status and doctor: each one message, exit 2" {
+    long="$(printf 'd%.0s' $(seq 4100))"
+    usage=(
+        "clean a b|clean: more than one directory given"
+        "doctor a b|doctor: more than one directory given"
+        "clean /nonexistent-dir|clean: /nonexistent-dir is not a directory"
+        "status /nonexistent-dir|status: /nonexistent-dir is not a directory"
+    )
+    for pair in "${usage[@]}"; do
+        run --separate-stderr "$TOOL" ${pair%%|*}
+        assert_failure 2
+        assert_output ""
+        assert_equal "$stderr" "testmon-shim: ${pair#*|}; see testmon-shim --help"
+    done
+    for cmd in clean status; do
+        run --separate-stderr "$TOOL" $cmd "$long"
+        assert_failure 2
+        assert_output ""
+        assert_equal "$stderr" "testmon-shim: $cmd: directory name too long"
+    done
+    for t in abc 0 -1 3601 1x; do
+        TESTMON_SHIM_DOCTOR_TIMEOUT=$t run --separate-stderr "$TOOL" doctor --no-probe
+        assert_failure 2
+        assert_output ""
+        assert_equal "$stderr" "testmon-shim: doctor: TESTMON_SHIM_DOCTOR_TIMEOUT=$t is not a number of seconds; see testmon-shim --help"
+    done
+}
+
+@test "run: another copy in LD_PRELOAD is reported even when the command is missing" {
+    mkdir other && cp "$LIB" other/libtestmon_shim.so
+    LD_PRELOAD="$WORK/other/libtestmon_shim.so" run -127 --separate-stderr "$TOOL" run no-such-command-xyz
+    assert_failure 127
+    assert_output ""
+    assert_equal "$stderr" "testmon-shim: run: removed 1 other copy(ies) of libtestmon_shim.so from LD_PRELOAD; using $LIB
+testmon-shim: run: no-such-command-xyz: command not found"
+}
+
+@test "run and doctor: a command with no library beside it or in ../lib says where it looked" {
+    mkdir bin && cp "$TOOL" bin/testmon-shim
+    bin="$(realpath bin)"
+    run --separate-stderr bin/testmon-shim run true
+    assert_failure 125
+    assert_output ""
+    assert_equal "$stderr" "testmon-shim: run: cannot find libtestmon_shim.so (looked for $bin/../lib/libtestmon_shim.so and $bin/libtestmon_shim.so); set TESTMON_SHIM_LIB to its absolute path"
+    run --separate-stderr bin/testmon-shim doctor --python "$PY" "$WORK"
+    assert_failure 1
+    assert_line --index 0 "FAIL  library: cannot find libtestmon_shim.so (looked for $bin/../lib/libtestmon_shim.so and $bin/libtestmon_shim.so); set TESTMON_SHIM_LIB to its absolute path"
+    assert_line "note  live probe: skipped (no library or no interpreter)"
+    assert_line "verdict: cannot work: library: cannot find libtestmon_shim.so (looked for $bin/../lib/libtestmon_shim.so and $bin/libtestmon_shim.so); set TESTMON_SHIM_LIB to its absolute path"
+}
+
+@test "doctor: a missing, non-ELF or foreign TESTMON_SHIM_LIB fails the library check" {
+    printf 'not a library\n' > short.so
+    head -c 200 /dev/zero | tr '\0' 'x' > text.so
+    compile_so none 'int f(void) { return 1; }'
+    for pair in "/nonexistent/lib.so|TESTMON_SHIM_LIB=/nonexistent/lib.so: No such file or directory" \
+                "$WORK/short.so|$WORK/short.so: not an ELF file" \
+                "$WORK/text.so|$WORK/text.so: not an ELF file" \
+                "$WORK/none.so|$WORK/none.so does not export testmon_shim_version: not the shim, or a broken build"; do
+        TESTMON_SHIM_LIB="${pair%%|*}" run --separate-stderr "$TOOL" doctor --python "$PY" --no-probe "$WORK"
+        assert_failure 1
+        assert_line --index 0 "FAIL  library: ${pair#*|}"
+        assert_line "verdict: cannot work: library: ${pair#*|}"
+    done
+}
+
+# a fake interpreter whose answer to doctor's query is the given shell code
+fake_python_sh() { # fake_python_sh <shell code run for "-c QUERY"> [shell code run for the probe]
+    cat > fakepy <<EOS
+#!/bin/sh
+if [ "\$1" = "-c" ]; then
+$1
+else
+${2:-exit 0}
+fi
+EOS
+    chmod +x fakepy
+}
+
+@test "doctor: an interpreter that fails, dies, cannot start or answers nonsense" {
+    cases=(
+        "echo 'Traceback (most recent call last):' >&2; echo 'ValueError: boom' >&2; exit 3|exited with status 3: ValueError: boom"
+        "exit 4|exited with status 4"
+        "kill -9 \$\$|killed by signal 9"
+        "echo hello|did not answer like a Python 3 interpreter"
+        "echo '[1, 2]'|did not answer like a Python 3 interpreter"
+    )
+    for pair in "${cases[@]}"; do
+        fake_python_sh "${pair%%|*}"
+        run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" "$WORK"
+        assert_failure 1
+        assert_line "FAIL  interpreter: $WORK/fakepy ${pair#*|}"
+        assert_line "note  live probe: skipped (no library or no interpreter)"
+        assert_line "verdict: cannot work: interpreter: $WORK/fakepy ${pair#*|}"
+    done
+    printf '#!/nonexistent/interpreter\n' > badpy && chmod +x badpy
+    run --separate-stderr "$TOOL" doctor --python="$WORK/badpy" --no-probe
+    assert_failure 1
+    assert_line "FAIL  interpreter: $WORK/badpy cannot execute: No such file or directory"
+}
+
+@test "doctor: python3 from PATH, or none on PATH" {
+    mkdir bin empty
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    fake_python "$WORK/und.so" 2.1.3
+    mv fakepy bin/python3
+    run --separate-stderr env PATH="$WORK/empty:$WORK/bin" "$TOOL" doctor --no-probe "$WORK"
+    assert_success
+    assert_line "ok    interpreter: $WORK/bin/python3 (Python 3.12.0, sys.executable /fake/python)"
+    run --separate-stderr env PATH="$WORK/empty" "$TOOL" doctor --no-probe "$WORK"
+    assert_failure 1
+    assert_line "FAIL  interpreter: no python3 on PATH; give one with --python PATH"
+}
+
+# doctor's query answer with the given _sqlite3 fields and packages
+query_json() { # query_json <sqlite fields, JSON members> [packages JSON object]
+    local pk="${2:-{\"pytest\": \"8.0.0\", \"pytest-xdist\": \"3.5.0\", \"pytest-testmon\": \"2.1.3\"\}}"
+    printf "echo '{\"version\": \"3.12.0\", \"builtin\": true, %s, \"packages\": %s}'" "$1" "$pk"
+}
+
+@test "doctor: where _sqlite3 lives: an import error, built in, unreadable or without libsqlite3" {
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    cp und.so libpython3.12.so.1.0
+    compile_so noneed 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }'
+    compile_so none 'int f(void) { return 1; }'
+    printf 'int f(void) { return 1; }\n' > obj.c && cc -c -o obj.o obj.c
+    "$PY" -c 'import sys; sys.stdout.buffer.write(b"\x7fELF\x01\x01\x01" + bytes(57))' > elf32.so
+    head -c 200 /dev/zero | tr '\0' 'x' > text.so
+    cases=(
+        "1|\"sqlite3_error\": \"ModuleNotFoundError: No module named _sqlite3\", \"maps\": []|FAIL  sqlite: the interpreter cannot import sqlite3 (ModuleNotFoundError: No module named _sqlite3); testmon needs it"
+        "0|\"maps\": [\"/usr/lib/libsqlite3.so.0\", \"$WORK/libpython3.12.so.1.0\"], \"executable\": \"/x/python\", \"sqlite_version\": \"3.40.1\"|ok    sqlite: _sqlite3 (built in) $WORK/libpython3.12.so.1.0 calls libsqlite3.so.0 through the dynamic linker (SQLite 3.40.1)"
+        "1|\"maps\": [], \"executable\": \"$WORK/none.so\"|FAIL  sqlite: _sqlite3 (built in) $WORK/none.so has no dynamic reference to sqlite3_open_v2: SQLite is linked statically and hidden (python-build-standalone: uv, rye, mise); use a Python whose _sqlite3 links libsqlite3.so.0 (Debian's python3, pyenv, deadsnakes)"
+        "3|\"maps\": []|warn  sqlite: _sqlite3 is built in and its object is unknown; the live probe decides"
+        "3|\"sqlite3_file\": \"$WORK/text.so\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/text.so: not an ELF file; the live probe decides"
+        "3|\"sqlite3_file\": \"$WORK/missing.so\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/missing.so: No such file or directory; the live probe decides"
+        "3|\"sqlite3_file\": \"$WORK/elf32.so\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/elf32.so: not a little-endian ELF64 object (this check reads only those); the live probe decides"
+        "3|\"sqlite3_file\": \"$WORK/obj.o\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/obj.o: no dynamic symbol table (a static object?); the live probe decides"
+        "3|\"sqlite3_file\": \"$WORK/noneed.so\", \"maps\": []|warn  sqlite: _sqlite3 $WORK/noneed.so calls sqlite3_open_v2 through the dynamic linker but names no libsqlite3 (SQLite ?); the live probe decides"
+    )
+    for c in "${cases[@]}"; do
+        want_status="${c%%|*}"; rest="${c#*|}"
+        fake_python_sh "$(query_json "${rest%%|*}")"
+        run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+        assert_equal "$status" "$want_status"
+        assert_line "${rest#*|}"
+    done
+}
+
+@test "doctor: missing packages and unparsable or old testmon versions" {
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    fake_python_sh "$(query_json "\"sqlite3_file\": \"$WORK/und.so\", \"maps\": []" \
+        '{"pytest": null, "pytest-xdist": null, "pytest-testmon": "dev"}')"
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+    assert_failure 3
+    assert_line "warn  pytest: not installed in this interpreter"
+    assert_line "warn  pytest-xdist: not installed in this interpreter (without -n there is nothing to coordinate)"
+    assert_line "warn  pytest-testmon dev: unrecognised version"
+    assert_line "verdict: works, with 3 warning(s)"
+    fake_python_sh "$(query_json "\"sqlite3_file\": \"$WORK/und.so\", \"maps\": []" \
+        '{"pytest": "8.0.0", "pytest-xdist": "3.5.0", "pytest-testmon": "0.9.1"}')"
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+    assert_success
+    assert_line "note  pytest-testmon 0.9.1: not managed: releases before 1.0 are not supported"
+}
+
+@test "doctor: the coordination directory: default, TESTMON_SHIM_DIR, uncreatable, a symlink, too long, private" {
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    fake_python "$WORK/und.so" 2.1.3
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe
+    assert_success
+    assert_line "ok    coordination directory: .testmon-shim (created by the first run)"
+    TESTMON_SHIM_DIR="$WORK/sub/coord" run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe
+    assert_failure 1
+    assert_line "FAIL  coordination directory: cannot create $WORK/sub/coord: $WORK/sub is not writable; set TESTMON_SHIM_DIR to a writable directory"
+    mkdir sub
+    TESTMON_SHIM_DIR="$WORK/sub/coord" run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe
+    assert_success
+    assert_line "ok    coordination directory: $WORK/sub/coord (created by the first run)"
+    TESTMON_SHIM_DIR="/$(printf 'd%.0s' $(seq 4100))" run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe
+    assert_failure 1
+    assert_line "FAIL  coordination directory: name too long; set TESTMON_SHIM_DIR"
+    mkdir -m 700 real && ln -s real .testmon-shim
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+    assert_failure 1
+    assert_line "FAIL  coordination directory: $WORK/.testmon-shim is not a directory (a symlink?); remove it"
+    rm .testmon-shim && mkdir -m 700 .testmon-shim
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+    assert_success
+    assert_line "ok    coordination directory: $WORK/.testmon-shim"
+}
+
+@test "doctor: a coordination directory of another user fails" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to give a directory to another user"
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    fake_python "$WORK/und.so" 2.1.3
+    mkdir -m 700 .testmon-shim && chown 65534 .testmon-shim
+    run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" --no-probe "$WORK"
+    assert_failure 1
+    assert_line "FAIL  coordination directory: $WORK/.testmon-shim belongs to uid 65534; remove it or set TESTMON_SHIM_DIR"
+}
+
+@test "doctor: each outcome of the live probe" {
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    q="$(query_json "\"sqlite3_file\": \"$WORK/und.so\", \"maps\": []")"
+    run_file='mkdir -m 700 .testmon-shim && echo "{\"state\": \"$1\"}" > .testmon-shim/run-1-1.json'
+    version="$("$TOOL" --version | cut -d' ' -f2)"
+    cases=(
+        "1|echo oops >&2; exit 1|FAIL  live probe: $WORK/fakepy under the preload exited with status 1: oops"
+        "1|echo '{\"shim_version\": null}'|FAIL  live probe: the shim did not see the probe's SQLite calls (no "
+        "1|set -- ready; $run_file|FAIL  live probe: the shim saw the probe but its run is ready, not finished"
+        "1|mkdir -m 700 .testmon-shim; echo '{}' > .testmon-shim/run-1-1.json|FAIL  live probe: the shim saw the probe but its run is unreadable, not finished"
+        "3|set -- finished; $run_file; echo '{\"shim_version\": \"0.0.1\"}'|warn  live probe: works, but the library is version 0.0.1 and this command $version"
+        "3|set -- finished; $run_file; echo 'a note' >&2; echo 'the last note' >&2|ok    live probe: a pytest process under the preload published its run (state finished), with messages on stderr"
+    )
+    for c in "${cases[@]}"; do
+        want_status="${c%%|*}"; rest="${c#*|}"
+        fake_python_sh "$q" "${rest%%|*}"
+        run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" "$WORK"
+        assert_equal "$status" "$want_status"
+        assert_line --partial "${rest#*|}"
+    done
+    assert_line "warn  live probe stderr: the last note"
+    mkdir tmp
+    TMPDIR="$WORK/tmp/missing" run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" "$WORK"
+    assert_failure 3
+    assert_line --regexp "^warn  live probe: cannot create a temporary directory $WORK/tmp/missing/testmon-shim-doctor\.[A-Za-z0-9]{6}: No such file or directory\$"
+    [ "$(ls -A tmp)" = "" ]
+}
+
+# ---- status and clean: more than one run, bad files ----
+
+# plant a run of a dead controller (pid 999999999) with the given start, state and mtime
+plant_run() { # plant_run <start> <state> <touch -d date>
+    [ -d .testmon-shim ] || mkdir -m 700 .testmon-shim
+    printf '{"state": "%s", "datafile": "%s/.testmondata", "data_version": 2, "report": {"journals_applied": 1, "rows_applied": 3, "journal_errors": 0}}\n' \
+        "$2" "$WORK" > ".testmon-shim/run-999999999-$1.json"
+    touch -d "$3" ".testmon-shim/run-999999999-$1.json"
+}
+
+@test "status: the newest run first; --all lists every run; pending journals are listed" {
+    plant_run 1 finished "2026-01-01 10:00:00"
+    plant_run 2 ready "2026-01-02 10:00:00"
+    plant_run 3 finished "2026-01-01 10:00:00"
+    touch .testmon-shim/run-999999999-2.journal-5-gw1-7.json .testmon-shim/run-999999999-1.journal-5-gw0-6.json
+    run --separate-stderr "$TOOL" status
+    assert_success
+    assert_line --index 0 "run: run-999999999-2"
+    assert_line "state: ready (the controller exited without finishing)"
+    assert_line "data version: 2"
+    assert_line "rows applied: 3"
+    assert_line "pending journals: 1"
+    assert_line "  run-999999999-2.journal-5-gw1-7.json"
+    assert_equal "$(grep -c '^run: ' <<<"$output")" 1
+    run --separate-stderr "$TOOL" status --all
+    assert_success
+    # newest first; equal times by name
+    assert_equal "$(grep '^run: ' <<<"$output" | tr '\n' ' ')" "run: run-999999999-2 run: run-999999999-1 run: run-999999999-3 "
+    assert_equal "$(grep -c '^$' <<<"$output")" 2
+    assert_line "  run-999999999-1.journal-5-gw0-6.json"
+}
+
+@test "status: an unreadable worker file is refused (exit 1), the run still shown" {
+    plant_run 1 finished "2026-01-01 10:00:00"
+    printf '{"worker": "gw0"' > .testmon-shim/run-999999999-1.worker-gw0-6.json
+    printf '{"worker": "gw1", "pid": 6, "outcome": "ready", "waited_ms": 3, "tables_copied": 1, "rows_handed_over": 2, "hand_over_errors": 0}' \
+        > .testmon-shim/run-999999999-1.worker-gw1-7.json
+    run --separate-stderr "$TOOL" status
+    assert_failure 1
+    assert_equal "$stderr" "testmon-shim: refusing coordination file .testmon-shim/run-999999999-1.worker-gw0-6.json: not valid JSON (truncated or corrupt); remove it (testmon-shim clean removes files of finished runs)"
+    assert_line "workers: 1"
+    assert_line "  worker gw1: pid 6, outcome ready, waited 3 ms, tables copied 1, rows handed over 2, hand-over errors 0"
+}
+
+@test "status: a symlink in place of the coordination directory is refused" {
+    mkdir -m 700 real && ln -s real .testmon-shim
+    run --separate-stderr "$TOOL" status
+    assert_failure 1
+    assert_output ""
+    assert_equal "$stderr" "testmon-shim: status: refusing .testmon-shim: not a directory (a symlink?); remove it"
+}
+
+@test "clean: nothing to clean; a directory named like a run file is kept" {
+    run --separate-stderr "$TOOL" clean
+    assert_success
+    assert_output "nothing to clean: no .testmon-shim"
+    mkdir -m 700 .testmon-shim && mkdir .testmon-shim/run-999999999-1.json
+    run --separate-stderr "$TOOL" clean
+    assert_success
+    assert_output "kept 1 file(s) in .testmon-shim (0 live run(s))"
+    [ -d .testmon-shim/run-999999999-1.json ]
+}
+
+@test "clean: removes many stale temporary files at once" {
+    mkdir -m 700 .testmon-shim
+    for i in $(seq 40); do touch ".testmon-shim/.run-1-1.json.tmp.999999999.$i"; done
+    run --separate-stderr "$TOOL" clean
+    assert_success
+    assert_equal "$stderr" ""
+    assert_equal "$(grep -c '^removed \.testmon-shim/\.run-1-1\.json\.tmp\.999999999\.[0-9]*$' <<<"$output")" 40
+    assert_line "removed .testmon-shim"
+    [ ! -e .testmon-shim ]
+}

@@ -127,19 +127,23 @@ step_valgrind() {
 
 step_coverage() {
     rm -rf build-cov
+    # the library and the command (tools/), both with --coverage
     single "coverage: build" build build-cov "$COV_CFLAGS"
+    # the unit tests include test_tool_pure (the command's pure functions)
     counted "coverage: unit" "$MAKE" -s "${MK[@]}" BUILD=build-cov CFLAGS="$COV_CFLAGS" unit
-    counted "coverage: bats" bats_run BUILD=build-cov tests/bats/shim.bats tests/bats/robust.bats
+    counted "coverage: bats" bats_run BUILD=build-cov tests/bats/shim.bats tests/bats/robust.bats \
+        tests/bats/tool.bats
     counted "coverage: robust programs" tests/robust/programs.sh build-cov "$COV_CFLAGS"
-    local rep=build-cov/coverage.txt
-    tests/robust/coverage-report.sh build-cov | tee "$rep"
-    local pct
-    pct=$(sed -n 's/^TOTAL.* \([0-9.]*\)%$/\1/p' "$rep")
-    if [ -n "$pct" ] && awk "BEGIN{exit !($pct >= ${COVERAGE_MIN:-90})}"; then
-        tally "coverage: shim/ lines >= ${COVERAGE_MIN:-90}% ($pct%)" 1 0
-    else
-        tally "coverage: shim/ lines >= ${COVERAGE_MIN:-90}% (${pct:-?}%)" 0 1
-    fi
+    local rep=build-cov/coverage.txt d pct
+    tests/robust/coverage-report.sh build-cov shim tools | tee "$rep"
+    for d in shim tools; do
+        pct=$(sed -n "s|^TOTAL $d/ .* \([0-9.]*\)%\$|\1|p" "$rep")
+        if [ -n "$pct" ] && awk "BEGIN{exit !($pct >= ${COVERAGE_MIN:-90})}"; then
+            tally "coverage: $d/ lines >= ${COVERAGE_MIN:-90}% ($pct%)" 1 0
+        else
+            tally "coverage: $d/ lines >= ${COVERAGE_MIN:-90}% (${pct:-?}%)" 0 1
+        fi
+    done
 }
 
 for s in "$@"; do
