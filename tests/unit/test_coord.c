@@ -12,8 +12,9 @@
  * against waited for the timeout), never a latency: the bound is a quarter of the wait's timeout,
  * which sanitizer builds on a loaded two-core machine stay far below (the slowest seen: a wake
  * 95 ms after the event, ASan at load 9). */
-#define WAIT_MS 5000                       /* the timeout of the waits that must not wait */
+#define WAIT_MS unit_scaled_ms(5000)       /* the timeout of the waits that must not wait */
 #define AT_ONCE_US (WAIT_MS * 1000LL / 4)  /* "at once", "soon": well before that timeout */
+/* Under UNIT_TIME_SCALE (valgrind) the timeouts and the bounds scale alike (unit.h). */
 
 /* coord.c's wait sleeps in poll() on its inotify descriptor for at most 100 ms at a time and
  * re-checks the run file after each slice, so a wait deaf to the rename would still end within a
@@ -132,7 +133,7 @@ static void test_run_alive(void)
     child = blocked_child(&rel);
     struct shim_run z = {child, shim_proc_starttime(child)};
     close(rel);
-    for (int i = 0; i < 200 && proc_state(child) != 'Z'; i++)
+    for (long i = 0; i < unit_scaled_ms(200) && proc_state(child) != 'Z'; i++)
         unit_sleep_ms(5);
     CHECK(proc_state(child) == 'Z', "the child is a zombie");
     CHECK_EQ_INT(shim_proc_starttime(child), z.start);
@@ -346,7 +347,7 @@ static void test_read_refuses(void)
     long long t0 = unit_now_us();
     j = rd(T, "fifo.json", &missing, &msg);
     CHECK(!j && missing == 0, "a FIFO is refused");
-    CHECK(unit_now_us() - t0 < 1000000, "without blocking");
+    CHECK(unit_now_us() - t0 < unit_scaled_ms(1000) * 1000LL, "without blocking");
     CHECK_CONTAINS(msg, "not a regular file");
     free(msg);
 
@@ -498,10 +499,11 @@ static void test_wait_timeout(void)
     long waited;
     long long us;
     put_state(T, &self, "initialising");
-    CHECK_EQ_INT(wait_(T, &self, 250, &waited, &us, NULL), SHIM_WAIT_TIMEOUT);
-    CHECK(us >= 250000, "not before the timeout (%lld us)", us);
-    CHECK(us < 4 * 250000, "ended by the timeout, not long after (%lld us)", us);
-    CHECK(waited >= 250 && waited < 4 * 250, "waited_ms %ld", waited);
+    long timeout = unit_scaled_ms(250);
+    CHECK_EQ_INT(wait_(T, &self, timeout, &waited, &us, NULL), SHIM_WAIT_TIMEOUT);
+    CHECK(us >= timeout * 1000, "not before the timeout (%lld us)", us);
+    CHECK(us < 4 * timeout * 1000, "ended by the timeout, not long after (%lld us)", us);
+    CHECK(waited >= timeout && waited < 4 * timeout, "waited_ms %ld", waited);
     /* unrelated files appearing meanwhile do not end the wait early */
 }
 

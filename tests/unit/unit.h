@@ -291,11 +291,32 @@ static __attribute__((unused)) void unit_real_fill(void)
 /* Replace one entry by a mock; returns the previous one. */
 static __attribute__((unused)) void *unit_real_mock(int id, void *fn) { return atomic_exchange(&shim_real_table[id], fn); }
 
-/* A watchdog so that a hung wait fails the program instead of the whole run. */
+/* UNIT_TIME_SCALE: a factor (1 to 1000, default 1) for every wall-clock bound, for runs that
+ * slow the program down (tests/robust/vg-run.sh sets it for valgrind).  A test scales a timeout
+ * and every bound derived from it alike, so each bound still tells one behaviour from another. */
+static __attribute__((unused)) double unit_time_scale(void)
+{
+    static double scale;
+    if (scale == 0) {
+        const char *e = getenv("UNIT_TIME_SCALE");
+        char *end;
+        double v = e && *e ? strtod(e, &end) : 1;
+        if (e && *e && (*end || !(v >= 1 && v <= 1000))) {
+            unit_printf("FAIL UNIT_TIME_SCALE=%s: not a number from 1 to 1000\n", e);
+            exit(2);
+        }
+        scale = v;
+    }
+    return scale;
+}
+static __attribute__((unused)) long unit_scaled_ms(long ms) { return (long)(ms * unit_time_scale()); }
+
+/* A watchdog so that a hung wait fails the program instead of the whole run (seconds times
+ * UNIT_TIME_SCALE). */
 static __attribute__((unused)) void unit_watchdog(unsigned seconds)
 {
     unit_init_out();
     signal(SIGALRM, SIG_DFL);
-    alarm(seconds);
+    alarm((unsigned)(seconds * unit_time_scale()));
 }
 #endif
