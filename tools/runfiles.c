@@ -88,13 +88,6 @@ static int read_stat(long pid, char *state, unsigned long long *start)
     return 0;
 }
 
-unsigned long long tool_proc_starttime(long pid)
-{
-    char state;
-    unsigned long long start;
-    return pid > 0 && read_stat(pid, &state, &start) == 0 ? start : 0;
-}
-
 int tool_run_alive(long pid, unsigned long long start)
 {
     char state;

@@ -29,8 +29,6 @@ void tool_classify(const char *name, struct tool_file *out);
  * ./.testmon-shim.  0, or -1 if too long. */
 int tool_coord_dir(const char *dir, char *out, size_t outsz);
 
-/* Kernel start time of pid (field 22 of /proc/<pid>/stat), 0 if none. */
-unsigned long long tool_proc_starttime(long pid);
 /* Is the controller pid with that start time still the same live, non-zombie process? */
 int tool_run_alive(long pid, unsigned long long start);
 /* Does a process with this pid exist (any start time)? */
