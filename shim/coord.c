@@ -214,6 +214,32 @@ static int check_ready(const char *dir, const char *file, cJSON **out)
     return 0;
 }
 
+/* Sleep until an inotify event names `file` (or the queue overflowed), at most ms.  Events for
+ * other names are consumed without waking the caller: the controller's temporary file (its
+ * close comes just before the rename that matters), other workers' reports, journals.  With
+ * many workers waiting on few cores, each needless re-read of the run file delays the others. */
+static void wait_for_event_on(int fd, const char *file, int ms)
+{
+    long long end = shim_coord_now_us() + ms * 1000LL;
+    for (;;) {
+        long long left = end - shim_coord_now_us();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)((left + 999) / 1000)) <= 0)
+            return;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n;
+        int hit = 0;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            for (const char *q = buf; q < buf + n;) {
+                const struct inotify_event *e = (const struct inotify_event *)(const void *)q;
+                hit |= (e->mask & IN_Q_OVERFLOW) || (e->len && strcmp(e->name, file) == 0);
+                q += sizeof *e + e->len;
+            }
+        if (hit)
+            return;
+    }
+}
+
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
                                             long timeout_ms, cJSON **out, long *waited_ms,
                                             long long *seen_us)
@@ -267,15 +293,10 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
             if (fd >= 0)
                 continue;
         }
-        /* Wake on any change in the directory; re-check liveness at least every 100 ms. */
-        struct pollfd p = {.fd = fd, .events = POLLIN};
+        /* Wake when our run file changes; re-check liveness at least every 100 ms. */
         int slice = left < 100000 ? (int)((left + 999) / 1000) : 100; /* ms, rounded up */
         if (fd >= 0) {
-            if (poll(&p, 1, slice) > 0) {
-                char ev[4096];
-                while (read(fd, ev, sizeof ev) > 0)
-                    ;
-            }
+            wait_for_event_on(fd, file, slice);
         } else {
             struct timespec ts = {0, 2 * 1000000L}; /* no inotify: a short poll */
             nanosleep(&ts, NULL);

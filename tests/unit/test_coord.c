@@ -30,6 +30,28 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
     return real(fds, n, poll_stretch_ms && timeout >= 0 ? poll_stretch_ms : timeout);
 }
 
+/* Opens of one path by this process (the linked-in safefile.o calls this open()): how often a
+ * wait reads the run file. */
+static const char *volatile counted_path;
+static int counted_opens;
+int open(const char *path, int flags, ...)
+{
+    static int (*real)(const char *, int, ...);
+    if (!real)
+        real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    const char *want = counted_path;
+    if (want && strcmp(path, want) == 0)
+        __atomic_add_fetch(&counted_opens, 1, __ATOMIC_RELAXED);
+    return real(path, flags, mode);
+}
+
 /* Field 22 of /proc/<pid>/stat, parsed independently of coord.c. */
 static unsigned long long stat_start(long pid)
 {
@@ -563,6 +585,76 @@ static void test_wait_wakes_on_rename(void)
     munmap((void *)when, 4096);
 }
 
+/* Events that name other files never make the waiter read the run file again.  The file is read
+ * at the first look, once more after the watch is set, once after the event that names it, and
+ * once per expired 100 ms liveness slice; twenty other files renamed into the directory
+ * meanwhile (other workers' reports, journals, temporary files) add no read.  The child starts
+ * once the waiter has its inotify descriptor, so the renames reach the watch. */
+/* Does pid hold an inotify descriptor (anon_inode:inotify in /proc/<pid>/fd)? */
+static int has_inotify_fd(pid_t pid)
+{
+    char dir[64], link[PATH_MAX + 300], target[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d))) {
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        found = n > 0 && (target[n] = 0, strcmp(target, "anon_inode:inotify") == 0);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static void test_wait_ignores_other_names(void)
+{
+    const char *T = unit_tmpdir();
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    char name[128], path[PATH_MAX + 160];
+    shim_coord_run_name(&self, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s.json", T, name);
+    put_state(T, &self, "initialising");
+    volatile long long *when = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                                    -1, 0);
+    *when = 0;
+    pid_t c = fork();
+    if (c == 0) {
+        char tmp[PATH_MAX + 32], other[PATH_MAX + 160];
+        for (int tries = 0; !has_inotify_fd(getppid()) && tries < 5000; tries++)
+            unit_sleep_ms(1);
+        for (int i = 0; i < 20; i++) {
+            snprintf(tmp, sizeof tmp, "%s/.other.tmp", T);
+            snprintf(other, sizeof other, "%s/%s.worker-gw%d-1.json", T, name, i);
+            unit_write_file(tmp, "{}");
+            if (rename(tmp, other) != 0)
+                _exit(1);
+        }
+        unit_sleep_ms(20);
+        *when = unit_now_us();
+        put_state(T, &self, "ready");
+        _exit(0);
+    }
+    poll_stretch_ms = WAIT_MS;
+    counted_path = path;
+    counted_opens = 0;
+    long waited;
+    long long us;
+    enum shim_wait_result r = wait_(T, &self, WAIT_MS, &waited, &us, NULL);
+    long long woke = unit_now_us();
+    counted_path = NULL;
+    poll_stretch_ms = 0;
+    int st;
+    waitpid(c, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child did its part");
+    CHECK_EQ_INT(r, SHIM_WAIT_READY);
+    CHECK(*when > 0 && woke >= *when, "released by the run file's own rename");
+    CHECK(counted_opens >= 3 && counted_opens <= 3 + us / 100000,
+          "%d reads of the run file in a wait of %lld us", counted_opens, us);
+    munmap((void *)when, 4096);
+}
+
 static void test_wait_dead(void)
 {
     const char *T = unit_tmpdir();
@@ -635,6 +727,7 @@ int main(void)
     RUN(test_wait_invalid);
     RUN(test_wait_timeout);
     RUN(test_wait_wakes_on_rename);
+    RUN(test_wait_ignores_other_names);
     RUN(test_wait_dead);
     return unit_finish();
 }
