@@ -320,7 +320,11 @@ const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *
         if (fd >= 0) {
             if (write(fd, "", 1) == 1)
                 p = mmap(NULL, 1, PROT_READ, MAP_SHARED, fd, 0);
+            int err = errno;
+            if (p == MAP_FAILED)
+                unlink(path); /* no half-made flag for workers to refuse: they then say nothing */
             close(fd);
+            errno = err;
         }
     }
     if (p == MAP_FAILED)
@@ -336,7 +340,8 @@ int shim_coord_joined_set(const char *dir, const char *run_name)
     char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s.joined", dir, run_name) >= sizeof path)
         return -1;
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted in its place must be refused, not block the worker's open */
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 && errno == ENOENT)
         rc = 1;

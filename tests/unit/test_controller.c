@@ -218,6 +218,18 @@ static void joined_flag_edges(void)
     CHECK_EQ_INT(shim_coord_joined_set(dir, "run-3-4"), 0);
     CHECK(flag && *flag == 1, "set through the file, seen in the mapping");
     CHECK(!shim_coord_joined_map(dir, "run-3-4"), "never maps another's flag: O_EXCL");
+    /* a FIFO planted as the flag: refused at once, never blocking the worker's open */
+    snprintf(path, sizeof path, "%s/run-5-6.joined", dir);
+    CHECK_EQ_INT(mkfifo(path, 0600), 0);
+    cap = unit_capture_start(2);
+    long long t0 = unit_now_us();
+    rc = shim_coord_joined_set(dir, "run-5-6");
+    long long took = unit_now_us() - t0;
+    char *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(rc, -1);
+    CHECK(took < unit_scaled_ms(1000) * 1000LL, "refused in %lld us", took);
+    CHECK(strstr(msg, "run-5-6.joined") != NULL, "the message names the file: %s", msg);
+    free(msg);
 }
 
 /* An unusable coordination directory: the open still succeeds, nothing is published. */
