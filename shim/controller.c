@@ -24,7 +24,8 @@ static char state[16];         /* "", initialising, ready, finished; under lock 
 static atomic_int initialising; /* lock-free view for the per-step check */
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
-static const _Atomic unsigned char *joined; /* set by the first worker (coord.h); NULL: look always */
+/* set by the first worker (coord.h); NULL: look always.  Written under lock, read without. */
+static const _Atomic unsigned char *_Atomic joined;
 static long long ready_us;      /* CLOCK_MONOTONIC us when "ready" was published; under lock */
 static long journals_applied, rows_applied, journal_errors; /* for the run report; under lock */
 
@@ -96,6 +97,8 @@ static void publish_locked(const char *new_state)
     cJSON_AddStringToObject(ctl, "start", start);
     cJSON_AddStringToObject(j, "datafile", shim_proc.datafile);
     cJSON_AddNumberToObject(j, "data_version", (double)data_version);
+    if (strcmp(new_state, "initialising") == 0)
+        ready_us = 0; /* a re-opened run gets a new ready time */
     if (strcmp(new_state, "ready") == 0 && !ready_us)
         ready_us = shim_coord_now_us(); /* before the write: a release includes the rename */
     if (ready_us) /* for the workers' release latency (report released_after_us) */
@@ -162,8 +165,8 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
     }
     remove_stale_runs(shim_proc.dir);
     pthread_mutex_lock(&lock);
-    if (!joined)
-        joined = shim_coord_joined_map(shim_proc.dir, shim_proc.run_name);
+    if (!atomic_load(&joined))
+        atomic_store(&joined, shim_coord_joined_map(shim_proc.dir, shim_proc.run_name));
     cJSON_Delete(snapshot);
     snapshot = snap;
     data_version = version;
@@ -253,7 +256,8 @@ static void apply_journals(struct shim_conn *c)
  * journal) there is nothing to look for: a serial run pays one load per statement. */
 void shim_controller_before_write(struct shim_conn *c)
 {
-    if (joined && !atomic_load_explicit(joined, memory_order_acquire))
+    const _Atomic unsigned char *flag = atomic_load_explicit(&joined, memory_order_acquire);
+    if (flag && !atomic_load_explicit(flag, memory_order_acquire))
         return;
     apply_journals(c);
 }
@@ -272,9 +276,10 @@ void shim_controller_forget(void)
     atomic_store(&initialising, 0);
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;
     ready_us = 0;
-    if (joined) /* the parent's run: not ours */
-        munmap((void *)joined, 1);
-    joined = NULL;
+    const _Atomic unsigned char *flag = atomic_load(&joined);
+    if (flag) /* the parent's run: not ours */
+        munmap((void *)flag, 1);
+    atomic_store(&joined, NULL);
 }
 
 void shim_controller_exit(void)

@@ -61,8 +61,8 @@ long long shim_coord_now_us(void);
 
 /* The "a worker joined" flag, so that a controller nobody joins (a serial run) never looks for
  * journals: the controller creates <run>.joined (one zero byte, 0600) and maps it read-only;
- * a worker sets its first byte with one pwrite before it writes anything else.  The controller's
- * check is then a load, no system call.  Returns the mapped byte, or NULL (then always look). */
+ * a worker sets its first byte with one pwrite when it opens, before its first journal.  The
+ * controller's check is then a load, no system call.  Returns the mapped byte, or NULL (then always look). */
 const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *run_name);
 /* Worker: set the flag.  0, 1 if the controller has none (look always), -1 logged. */
 int shim_coord_joined_set(const char *dir, const char *run_name);
