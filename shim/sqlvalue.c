@@ -69,9 +69,11 @@ cJSON *shim_value_from_column(sqlite3_stmt *stmt, int col)
          * then its bytes go as hex, tagged "t". */
         const char *t = (const char *)REAL(sqlite3_column_text)(stmt, col);
         int n = REAL(sqlite3_column_bytes)(stmt, col);
-        if (t && memchr(t, 0, (size_t)n))
+        if (!t)
+            return NULL; /* out of memory: the caller drops the row, never an empty string */
+        if (memchr(t, 0, (size_t)n))
             return tagged_hex("t", (const unsigned char *)t, n);
-        return cJSON_CreateString(t ? t : "");
+        return cJSON_CreateString(t);
     }
     case SQLITE_BLOB:
         return tagged_hex("b", REAL(sqlite3_column_blob)(stmt, col),
