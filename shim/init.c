@@ -26,6 +26,7 @@ static void child_after_fork(void)
     shim_conn_forget_all();
     shim_role_reset();
     shim_controller_forget();
+    shim_reach_after_fork();
     shim_initial_ppid = (long)getppid(); /* the forking process is this child's parent */
 }
 

@@ -22,4 +22,6 @@ int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const 
  * shim was reachable: testmon 1.x controllers under xdist leave the datafile to their workers),
  * and shim_reach_missed says one was written, print the one line. */
 void shim_reach_check_at_exit(void);
+/* In a forked child: stay silent at exit (the parent, if it is the pytest, speaks). */
+void shim_reach_after_fork(void);
 #endif

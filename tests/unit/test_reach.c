@@ -119,26 +119,11 @@ static void test_datafile_age_and_place(void)
     CHECK_EQ_INT(missed(NULL, ".testmondata.d", &since, out), 0); /* not a regular file */
 }
 
-/* The exit hook stays silent once a datafile went through the shim, or with TESTMON_SHIM=off:
- * this program is not pytest, so all it may print is nothing. */
-static void test_exit_hook_is_silent_here(void)
-{
-    struct unit_capture cap = unit_capture_start(2);
-    shim_reach_check_at_exit();
-    shim_proc.role = SHIM_ROLE_BYSTANDER;
-    shim_reach_check_at_exit();
-    shim_proc.role = SHIM_ROLE_NONE;
-    char *msg = unit_capture_end(&cap);
-    CHECK_STR(msg, "");
-    free(msg);
-}
-
 int main(void)
 {
     unit_watchdog(20);
     unit_real_fill();
     RUN(test_command_line);
     RUN(test_datafile_age_and_place);
-    RUN(test_exit_hook_is_silent_here);
     return unit_finish();
 }
