@@ -3,7 +3,6 @@
 #include "log.h"
 #include "role.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <limits.h>
 #include <stdio.h>
@@ -124,13 +123,9 @@ void shim_reach_check_at_exit(void)
         return;
     int saved = errno;
     char cmdline[8192], path[PATH_MAX];
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof cmdline - 1) : -1;
-    if (fd >= 0)
-        close(fd);
+    size_t n = shim_cmdline(cmdline, sizeof cmdline);
     if (n > 0) {
-        cmdline[n] = 0;
-        if (shim_reach_missed(cmdline, (size_t)n, getenv("PYTEST_ADDOPTS"),
+        if (shim_reach_missed(cmdline, n, getenv("PYTEST_ADDOPTS"),
                               getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
             shim_log_error("pytest --testmon wrote %s without passing through the shim: this "
                            "Python has SQLite linked in (python-build-standalone, as uv installs "

@@ -18,17 +18,21 @@ struct shim_process shim_proc;
 struct shim_config shim_config = {.disabled = 0, .timeout_ms = 60000};
 static pthread_mutex_t role_lock = PTHREAD_MUTEX_INITIALIZER;
 
+size_t shim_cmdline(char *buf, size_t bufsz)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, bufsz - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    n = n > 0 ? n : 0;
+    buf[n] = 0;
+    return (size_t)n;
+}
+
 int shim_is_pytest_process(void)
 {
     char buf[8192];
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
+    size_t n = shim_cmdline(buf, sizeof buf);
     for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
         const char *base = strrchr(arg, '/');
         base = base ? base + 1 : arg;

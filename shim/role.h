@@ -46,6 +46,8 @@ extern struct timespec shim_load_time;
 
 /* sqlite3_open_v2 with the policy for this process's role applied. */
 int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
+/* /proc/self/cmdline into buf (NUL-separated argv, NUL-terminated); its length, 0 if none. */
+size_t shim_cmdline(char *buf, size_t bufsz);
 /* Is argv[0..] a pytest command line? (reads /proc/self/cmdline) */
 int shim_is_pytest_process(void);
 /* After fork: the child is a new process with no role yet. */

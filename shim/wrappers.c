@@ -32,8 +32,8 @@
 #define REAL_AT(name, caller) ((__typeof__(&name))shim_real_get(SHIM_REAL_##name, caller))
 
 /* No fast path: any open may be of the datafile (so not cold either). */
-__attribute__((noinline)) static int open_slow(const char *filename, sqlite3 **ppDb, int flags, const char *vfs,
-                   const void *caller)
+__attribute__((noinline)) static int open_slow(const char *filename, sqlite3 **ppDb, int flags,
+                                               const char *vfs, const void *caller)
 {
     __typeof__(&sqlite3_open_v2) real = REAL_AT(sqlite3_open_v2, caller);
     if (!real)
