@@ -1,6 +1,7 @@
 /* controller.c: snapshot, publication and journal application in the controller. */
 #include "controller.h"
 #include "coord.h"
+#include "frozen.h"
 #include "journal.h"
 #include "log.h"
 #include "real.h"
@@ -287,7 +288,9 @@ void shim_controller_exit(void)
     if (shim_proc.role != SHIM_ROLE_CONTROLLER)
         return;
     pthread_mutex_lock(&lock);
-    if (state[0] && strcmp(state, "finished") != 0)
+    if (state[0] && strcmp(state, "finished") != 0) {
         publish_locked("finished");
+        shim_frozen_remove(shim_proc.dir, shim_proc.run_name); /* the workers are done */
+    }
     pthread_mutex_unlock(&lock);
 }

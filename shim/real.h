@@ -19,7 +19,8 @@
     X(sqlite3_column_double) X(sqlite3_column_text) X(sqlite3_column_blob) X(sqlite3_column_bytes) \
     X(sqlite3_column_name) X(sqlite3_bind_int64) X(sqlite3_bind_double) X(sqlite3_bind_text)     \
     X(sqlite3_bind_blob) X(sqlite3_bind_null) X(sqlite3_mprintf) X(sqlite3_free)                 \
-    X(sqlite3_libversion_number) X(sqlite3_db_readonly) X(sqlite3_stmt_readonly)
+    X(sqlite3_libversion_number) X(sqlite3_db_readonly) X(sqlite3_stmt_readonly)               \
+    X(sqlite3_errstr) X(sqlite3_backup_init) X(sqlite3_backup_step) X(sqlite3_backup_finish)
 
 enum shim_real_id {
 #define X(name) SHIM_REAL_##name,

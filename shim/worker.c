@@ -2,6 +2,7 @@
 #include "worker.h"
 #include "controller.h"
 #include "coord.h"
+#include "frozen.h"
 #include "journal.h"
 #include "log.h"
 #include "real.h"
@@ -20,7 +21,9 @@ static struct {
     int materialised;
     long rows_handed, hand_errors;
     long long released_after_us; /* from the controller's ready to seeing it; -1: never waited */
+    long copy_ms;                /* time spent getting the run's copy of the datafile */
     char outcome[160];
+    const char *reads;           /* "copy (made)", "copy (shared)" or "live datafile" */
 } report = {.released_after_us = -1};
 
 static void write_report(void)
@@ -35,6 +38,10 @@ static void write_report(void)
     cJSON_AddNumberToObject(j, "waited_ms", (double)shim_proc.waited_ms);
     if (report.released_after_us >= 0) /* only a worker that waited for ready */
         cJSON_AddNumberToObject(j, "released_after_us", (double)report.released_after_us);
+    if (report.reads) {
+        cJSON_AddStringToObject(j, "reads", report.reads);
+        cJSON_AddNumberToObject(j, "copy_ms", (double)report.copy_ms);
+    }
     cJSON_AddNumberToObject(j, "tables_copied", report.materialised);
     cJSON_AddNumberToObject(j, "rows_handed_over", (double)report.rows_handed);
     cJSON_AddNumberToObject(j, "hand_over_errors", (double)report.hand_errors);
@@ -333,18 +340,29 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     }
     /* Joined: from now on the controller looks for journals before its writes. */
     shim_coord_joined_set(shim_proc.dir, shim_proc.run_name);
+    /* Read the run's copy (frozen.h): a selection that no concurrent write can tear. */
+    char copy[PATH_MAX];
+    static const char *const reads[] = {[SHIM_FROZEN_MADE] = "copy (made)",
+                                        [SHIM_FROZEN_SHARED] = "copy (shared)",
+                                        [SHIM_FROZEN_FAILED] = "live datafile"};
+    enum shim_frozen_result fr = shim_frozen_get(shim_proc.dir, shim_proc.run_name,
+                                                 shim_proc.datafile, shim_config.timeout_ms, copy,
+                                                 sizeof copy, &report.copy_ms);
+    report.reads = reads[fr];
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
              SQLITE_OPEN_READONLY;
-    int rc = REAL(sqlite3_open_v2)(shim_proc.datafile, ppDb, ro, vfs);
+    int rc = REAL(sqlite3_open_v2)(fr == SHIM_FROZEN_FAILED ? shim_proc.datafile : copy, ppDb, ro,
+                                   vfs);
     if (rc == SQLITE_OK && *ppDb) {
         struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_WORKER);
         const cJSON *snap = cJSON_GetObjectItemCaseSensitive(run, "environment");
         if (c && install_shadows(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)
             shim_log_error("could not install shadows (%s); this worker's writes will fail",
                            REAL(sqlite3_errmsg)(*ppDb));
-        shim_log_info("opened %s read-only after waiting %ld ms", shim_proc.datafile,
-                      shim_proc.waited_ms);
+        shim_log_info("opened %s read-only (%s, %ld ms) after waiting %ld ms",
+                      shim_proc.datafile, report.reads, report.copy_ms, shim_proc.waited_ms);
     }
+    write_report();
     cJSON_Delete(run);
     return rc;
 }

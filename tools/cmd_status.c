@@ -102,6 +102,11 @@ static cJSON *describe(const char *dir, const struct run *r, const struct tool_f
                                              "hand_over_errors"};
             for (size_t k = 0; k < 4; k++)
                 cJSON_AddNumberToObject(d, wc[k], num_field(w, wc[k]));
+            const cJSON *reads = cJSON_GetObjectItemCaseSensitive(w, "reads");
+            if (cJSON_IsString(reads)) { /* the copy of the datafile, or the live file */
+                cJSON_AddStringToObject(d, "reads", reads->valuestring);
+                cJSON_AddNumberToObject(d, "copy_ms", num_field(w, "copy_ms"));
+            }
             cJSON_AddItemToArray(workers, d);
             cJSON_Delete(w);
         }
@@ -135,11 +140,15 @@ static void print_run(const char *dir, const cJSON *o)
     const cJSON *w;
     const cJSON *workers = cJSON_GetObjectItemCaseSensitive(o, "workers");
     printf("workers: %d\n", cJSON_GetArraySize(workers));
-    cJSON_ArrayForEach(w, workers)
+    cJSON_ArrayForEach(w, workers) {
         printf("  worker %s: pid %.0f, outcome %s, waited %.0f ms, tables copied %.0f, rows "
-               "handed over %.0f, hand-over errors %.0f\n", str_field(w, "worker", "?"),
+               "handed over %.0f, hand-over errors %.0f", str_field(w, "worker", "?"),
                get(w, "pid"), str_field(w, "outcome", "?"), get(w, "waited_ms"),
                get(w, "tables_copied"), get(w, "rows_handed_over"), get(w, "hand_over_errors"));
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(w, "reads")))
+            printf(", reads the %s (%.0f ms)", str_field(w, "reads", "?"), get(w, "copy_ms"));
+        printf("\n");
+    }
     const cJSON *journals = cJSON_GetObjectItemCaseSensitive(o, "pending_journals");
     printf("pending journals: %d\n", cJSON_GetArraySize(journals));
     cJSON_ArrayForEach(w, journals)

@@ -36,11 +36,18 @@ void tool_classify(const char *name, struct tool_file *out)
         pid <= 0 || name[4] == '-' || name[4] == '+')
         return;
     const char *rest = name + n;
-    if (strcmp(rest, ".joined") != 0 && (len < 5 || strcmp(name + len - 5, ".json") != 0))
+    static const char *const copy[] = {".db", ".db-wal", ".db-shm", ".db.lock"};
+    int is_copy = 0;
+    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++)
+        is_copy |= strcmp(rest, copy[i]) == 0;
+    if (!is_copy && strcmp(rest, ".joined") != 0 &&
+        (len < 5 || strcmp(name + len - 5, ".json") != 0))
         return;
     out->pid = pid;
     out->start = start;
-    if (strcmp(rest, ".joined") == 0) /* the controller's "a worker joined" flag */
+    if (is_copy) /* the workers' copy of the datafile, its WAL files and lock */
+        out->kind = TF_COPY;
+    else if (strcmp(rest, ".joined") == 0) /* the controller's "a worker joined" flag */
         out->kind = TF_JOINED;
     else if (strcmp(rest, ".json") == 0)
         out->kind = TF_RUN;

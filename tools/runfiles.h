@@ -4,6 +4,8 @@
  *   run-<pid>-<start>.json                    the controller's run file
  *   run-<pid>-<start>.worker-<id>-<pid>.json  one worker's report
  *   run-<pid>-<start>.journal-*.json          a worker's hand-over not yet applied
+ *   run-<pid>-<start>.joined                  one byte: a worker joined
+ *   run-<pid>-<start>.db[-wal|-shm|.lock]     the copy of the datafile the workers read
  *   .<name>.tmp.<pid>.<n>                     a file being written (renamed into place) */
 #ifndef TOOL_RUNFILES_H
 #define TOOL_RUNFILES_H
@@ -13,7 +15,7 @@
 #include "../shim/safefile.h" /* the library's reader and its size limit */
 #define TOOL_COORD_MAX_BYTES SHIM_COORD_MAX_BYTES
 
-enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED };
+enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED, TF_COPY };
 
 struct tool_file {
     char name[256];

@@ -249,8 +249,11 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
     assert_line "rows applied: 2"
     assert_line "journal errors: 0"
     assert_line "workers: 2"
-    assert_line --regexp '^  worker gw0: pid [0-9]+, outcome ready, waited [0-9]+ ms, tables copied 1, rows handed over 1, hand-over errors 0$'
+    assert_line --regexp '^  worker gw0: pid [0-9]+, outcome ready, waited [0-9]+ ms, tables copied 1, rows handed over 1, hand-over errors 0, reads the copy \((made|shared)\) \([0-9]+ ms\)$'
     assert_line --regexp '^  worker gw1: '
+    # one of the two made the copy of the datafile, the other shared it
+    assert_equal "$(grep -c 'reads the copy (made)' <<<"$output")" 1
+    assert_equal "$(grep -c 'reads the copy (shared)' <<<"$output")" 1
     assert_line "pending journals: 0"
     cd /  # the same with TESTMON_SHIM_DIR, as JSON
     TESTMON_SHIM_DIR="$WORK/.testmon-shim" run --separate-stderr "$TOOL" status --json
@@ -307,6 +310,8 @@ print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sor
 @test "clean: removes a finished run, stray temp files and the directory" {
     finished_run
     touch .testmon-shim/.run-1-1.json.tmp.999999999.1 .testmon-shim/run-5-5.journal-1-gw0-6.json
+    # the workers' copy of a controller that crashed before removing it
+    touch .testmon-shim/run-5-5.db{,-wal,-shm,.lock} .testmon-shim/.run-5-5.db.tmp.999999999.0
     n=$(ls -A .testmon-shim | wc -l)
     run --separate-stderr "$TOOL" clean "$WORK"
     assert_success
@@ -657,11 +662,14 @@ plant_run() { # plant_run <start> <state> <touch -d date>
     printf '{"worker": "gw0"' > .testmon-shim/run-999999999-1.worker-gw0-6.json
     printf '{"worker": "gw1", "pid": 6, "outcome": "ready", "waited_ms": 3, "tables_copied": 1, "rows_handed_over": 2, "hand_over_errors": 0}' \
         > .testmon-shim/run-999999999-1.worker-gw1-7.json
+    printf '{"worker": "gw2", "pid": 8, "outcome": "ready", "waited_ms": 0, "reads": "copy (made)", "copy_ms": 4, "tables_copied": 0, "rows_handed_over": 0, "hand_over_errors": 0}' \
+        > .testmon-shim/run-999999999-1.worker-gw2-8.json
     run --separate-stderr "$TOOL" status
     assert_failure 1
     assert_equal "$stderr" "testmon-shim: refusing coordination file .testmon-shim/run-999999999-1.worker-gw0-6.json: not valid JSON (truncated or corrupt); remove it (testmon-shim clean removes files of finished runs)"
-    assert_line "workers: 1"
+    assert_line "workers: 2"
     assert_line "  worker gw1: pid 6, outcome ready, waited 3 ms, tables copied 1, rows handed over 2, hand-over errors 0"
+    assert_line "  worker gw2: pid 8, outcome ready, waited 0 ms, tables copied 0, rows handed over 0, hand-over errors 0, reads the copy (made) (4 ms)"
 }
 
 @test "status: a symlink in place of the coordination directory is refused" {

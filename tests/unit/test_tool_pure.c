@@ -25,10 +25,21 @@ static void test_classify(void)
     tool_classify("run-123-456.joined", &f); /* removed by clean with its run */
     CHECK_EQ_INT(f.kind, TF_JOINED);
     CHECK_EQ_INT(f.pid, 123);
+    const char *copies[] = {"run-123-456.db", "run-123-456.db-wal", "run-123-456.db-shm",
+                            "run-123-456.db.lock"}; /* the workers' copy: removed with its run */
+    for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
+        tool_classify(copies[i], &f);
+        CHECK(f.kind == TF_COPY && f.pid == 123 && f.start == 456, "%s: kind %d", copies[i],
+              f.kind);
+    }
+    tool_classify(".run-123-456.db.tmp.77.0-journal", &f); /* SQLite's, while copying */
+    CHECK_EQ_INT(f.kind, TF_TEMP);
+    CHECK_EQ_INT(f.pid, 77);
     const char *others[] = {"run-123-456.txt", "run-123.json", "run--1-2.json", "run-+1-2.json",
                             "run-1-2json", "notes.json", ".hidden", ".x.tmp.", ".x.tmp.abc.1",
                             "run-0-5.json", "run-1-2.worker", "run-1-2.joined.x", "run-0-5.joined",
-                            "run-1-2.joinedjson"};
+                            "run-1-2.joinedjson", "run-1-2.db.x", "run-1-2.dbx", "run-1-2.db-journal",
+                            "run-0-5.db"};
     for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
         tool_classify(others[i], &f);
         CHECK(f.kind == TF_OTHER, "%s classified as %d", others[i], f.kind);

@@ -1,0 +1,157 @@
+/* frozen.c: the copy of the datafile that a run's workers read (see frozen.h for why). */
+#include "frozen.h"
+#include "coord.h"
+#include "log.h"
+#include "real.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const companions[] = {"", "-wal", "-shm", ".lock"};
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* A finished copy at path that is safe to open: a regular file of ours (never a symlink).
+ * 1 yes, 0 absent, -1 present but refused (logged). */
+static int usable(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        return 1;
+    shim_log_error("refusing %s: not a regular file of ours; run `testmon-shim clean`", path);
+    return -1;
+}
+
+/* Take the run's copy lock within timeout_ms; the fd, or -1 (logged). */
+static int lock_copy(const char *lockpath, long timeout_ms)
+{
+    int fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        shim_log_error("cannot create %s: %s; this worker reads the live datafile", lockpath,
+                      strerror(errno));
+        return -1;
+    }
+    long long end = shim_coord_now_us() + timeout_ms * 1000LL;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || shim_coord_now_us() >= end) {
+            shim_log_error("another worker held %s for %g s; this worker reads the live datafile",
+                          lockpath, timeout_ms / 1000.0);
+            close(fd);
+            return -1;
+        }
+        nap_ms(1);
+    }
+    return fd;
+}
+
+/* Copy datafile to tmp (created here, 0600) in one backup step: one read transaction, so the
+ * copy is one committed state of the file.  SQLITE_OK or an SQLite code with *err set. */
+static int copy_to(const char *datafile, const char *tmp, long timeout_ms, const char **err)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *err = strerror(errno);
+        return SQLITE_CANTOPEN;
+    }
+    close(fd); /* SQLite takes an empty file for a new database, and keeps its mode */
+    sqlite3 *src = NULL, *dst = NULL;
+    int rc = REAL(sqlite3_open_v2)(datafile, &src, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = REAL(sqlite3_open_v2)(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_backup *b = REAL(sqlite3_backup_init)(dst, "main", src, "main");
+        rc = b ? SQLITE_OK : REAL(sqlite3_errcode)(dst);
+        /* BUSY/LOCKED: the source's read lock is briefly unavailable (a WAL restart) */
+        long long end = shim_coord_now_us() + timeout_ms * 1000LL;
+        while (b && ((rc = REAL(sqlite3_backup_step)(b, -1)) == SQLITE_BUSY ||
+                     rc == SQLITE_LOCKED) && shim_coord_now_us() < end)
+            nap_ms(1);
+        if (b) {
+            int frc = REAL(sqlite3_backup_finish)(b);
+            rc = rc == SQLITE_DONE ? frc : rc;
+        }
+    }
+    if (rc != SQLITE_OK)
+        *err = REAL(sqlite3_errstr)(rc);
+    REAL(sqlite3_close)(dst); /* NULL is a no-op */
+    REAL(sqlite3_close)(src);
+    return rc;
+}
+
+enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
+                                        const char *datafile, long timeout_ms, char *path,
+                                        size_t pathsz, long *took_ms)
+{
+    int saved = errno;
+    long long t0 = shim_coord_now_us();
+    enum shim_frozen_result res = SHIM_FROZEN_FAILED;
+    char lockpath[PATH_MAX], tmp[PATH_MAX];
+    if ((size_t)snprintf(path, pathsz, "%s/%s.db", dir, run_name) >= pathsz ||
+        (size_t)snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= sizeof lockpath ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.db.tmp.%ld.0", dir, run_name,
+                         (long)getpid()) >= sizeof tmp) {
+        shim_log_error("coordination path too long in %s; this worker reads the live datafile",
+                      dir);
+        goto out;
+    }
+    int u = usable(path); /* the common case for every worker but the first: no lock */
+    if (u != 0) {
+        res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
+        goto out;
+    }
+    int lock = lock_copy(lockpath, timeout_ms);
+    if (lock < 0)
+        goto out;
+    u = usable(path);
+    if (u != 0) {
+        res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
+    } else {
+        const char *err = "";
+        unlink(tmp); /* left by a process that had our pid and died while copying */
+        int rc = copy_to(datafile, tmp, timeout_ms, &err);
+        if (rc == SQLITE_OK && rename(tmp, path) != 0) {
+            rc = SQLITE_IOERR;
+            err = strerror(errno);
+        }
+        if (rc == SQLITE_OK) {
+            res = SHIM_FROZEN_MADE;
+        } else {
+            unlink(tmp);
+            char journal[PATH_MAX + 16];
+            snprintf(journal, sizeof journal, "%s-journal", tmp);
+            unlink(journal);
+            shim_log_error("cannot copy %s for the workers to %s (%s); this worker reads the live "
+                          "datafile: free disk space or set TESTMON_SHIM_DIR elsewhere",
+                          datafile, dir, err);
+        }
+    }
+    close(lock); /* releases the flock */
+out:
+    *took_ms = (long)((shim_coord_now_us() - t0) / 1000);
+    errno = saved;
+    return res;
+}
+
+void shim_frozen_remove(const char *dir, const char *run_name)
+{
+    int saved = errno;
+    for (size_t i = 0; i < sizeof companions / sizeof *companions; i++) {
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s.db%s", dir, run_name, companions[i]) <
+            sizeof path)
+            unlink(path);
+    }
+    errno = saved;
+}

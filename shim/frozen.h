@@ -1,0 +1,34 @@
+/* frozen.h: the copy of the datafile that a run's workers read.
+ *
+ * A worker computes its test selection from many separate reads, and the controller may commit
+ * between two of them.  testmon 2.1.1-2.1.4 sync the collected tests as soon as every worker
+ * that has reported ready has collected (TestmonXdistSync counts ready nodes, not started ones):
+ * a slow worker can then find the new environment's tests absent in one query (none affected)
+ * and present in the next (all known, so all stable), deselect everything, and xdist stops with
+ * "Different tests were collected".  This happens without the shim too.  In a serial run the
+ * selection reads a database nobody else writes.
+ *
+ * So the first worker of a run copies the datafile, in one read transaction with SQLite's
+ * backup API, to <dir>/<run>.db, and every worker of the run (replacements too) opens that copy
+ * read-only: the state after the controller's initialisation and before any write a worker
+ * caused.  The copy is made under an flock (released if its holder dies), at a temporary name
+ * created O_EXCL|O_NOFOLLOW mode 0600, renamed into place; the controller removes it at exit,
+ * a later controller or `testmon-shim clean` if it crashed. */
+#ifndef SHIM_FROZEN_H
+#define SHIM_FROZEN_H
+#include <stddef.h>
+
+enum shim_frozen_result {
+    SHIM_FROZEN_MADE = 0, /* this process made the copy */
+    SHIM_FROZEN_SHARED,   /* another worker had made it */
+    SHIM_FROZEN_FAILED,   /* no copy (reason logged): read the live file */
+};
+
+/* The copy for run `run_name` of `datafile`: its path in *path.  Waits at most timeout_ms for
+ * another worker that is making it; *took_ms is the time this call took. */
+enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
+                                        const char *datafile, long timeout_ms, char *path,
+                                        size_t pathsz, long *took_ms);
+/* The controller, at exit: remove the run's copy and its companions (-wal, -shm, .lock). */
+void shim_frozen_remove(const char *dir, const char *run_name);
+#endif

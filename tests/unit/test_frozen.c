@@ -1,0 +1,341 @@
+/* test_frozen.c: the workers' copy of the datafile (frozen.c): one committed state, made once
+ * per run by whichever worker comes first, never through a planted file, bounded waits, a clear
+ * fallback, and removal at the controller's exit. */
+#include "frozen.h"
+#include "log.h"
+#include "unit.h"
+#include "../common/testdb.h"
+#include <sys/file.h>
+
+static char D[PATH_MAX], DF[PATH_MAX];
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        unit_printf("exec failed: %s: %s\n", sql, err ? err : "?");
+        exit(2);
+    }
+}
+
+/* A WAL datafile with testmon's core tables, user_version 7, and a pair of tables whose row
+ * counts a writer keeps equal in every transaction. */
+static void make_datafile(void)
+{
+    const char *t = unit_tmpdir();
+    snprintf(D, sizeof D, "%s/coord", t);
+    snprintf(DF, sizeof DF, "%s/.testmondata", t);
+    mkdir(D, 0700);
+    sqlite3 *db;
+    sqlite3_open(DF, &db);
+    exec_ok(db, "PRAGMA journal_mode = WAL;" TESTDB_SCHEMA TESTDB_ROWS
+                "CREATE TABLE a(x); CREATE TABLE b(x); PRAGMA user_version = 7;");
+    sqlite3_close(db);
+}
+
+/* Read-only, with a busy timeout as testmon's connections have (sqlite3.connect(timeout=60)):
+ * readers that open a WAL file at the same moment may meet one of them recovering its index. */
+static long long q(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_busy_timeout(db, 5000);
+    long long v = testdb_int(db, sql, -1);
+    sqlite3_close(db);
+    return v;
+}
+
+static int integrity_ok(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int ok = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW &&
+             strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+static void live_exec(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open(DF, &db);
+    sqlite3_busy_timeout(db, 5000);
+    exec_ok(db, sql);
+    sqlite3_close(db);
+}
+
+static void test_made_then_shared(void)
+{
+    make_datafile();
+    char path[PATH_MAX], path2[PATH_MAX], want[PATH_MAX];
+    long ms = -1;
+    CHECK_EQ_INT(shim_frozen_get(D, "run-1-2", DF, 5000, path, sizeof path, &ms),
+                 SHIM_FROZEN_MADE);
+    snprintf(want, sizeof want, "%s/run-1-2.db", D);
+    CHECK_STR(path, want);
+    CHECK(ms >= 0, "took %ld ms", ms);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
+          "copy mode %o", (unsigned)st.st_mode);
+    /* the same content, header included: testmon checks user_version and sets WAL again */
+    CHECK_EQ_INT(q(path, "SELECT count(*) FROM test_execution"), 3);
+    CHECK_EQ_INT(q(path, "SELECT id FROM environment WHERE environment_name = 'other'"), 2);
+    CHECK_EQ_INT(q(path, "PRAGMA user_version"), 7);
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0),
+                                                  "wal") == 0, "a read-only copy stays WAL");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    /* the controller writes on; the copy does not change, and the next worker shares it */
+    live_exec("INSERT INTO test_execution VALUES (4, 3, 't::d', 0.1, 0, 0);");
+    CHECK_EQ_INT(shim_frozen_get(D, "run-1-2", DF, 5000, path2, sizeof path2, &ms),
+                 SHIM_FROZEN_SHARED);
+    CHECK_STR(path2, want);
+    CHECK_EQ_INT(q(path2, "SELECT count(*) FROM test_execution"), 3);
+    CHECK_EQ_INT(q(DF, "SELECT count(*) FROM test_execution"), 4);
+    /* nothing half-made is left: no temporary, no journal */
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.run-1-2.db.tmp.%ld.0", D, (long)getpid());
+    CHECK(access(tmp, F_OK) != 0, "temporary left: %s", tmp);
+    strcat(tmp, "-journal");
+    CHECK(access(tmp, F_OK) != 0, "journal left: %s", tmp);
+    /* the controller's exit removes the copy and its companions, and only this run's */
+    CHECK_EQ_INT(shim_frozen_get(D, "run-1-3", DF, 5000, path2, sizeof path2, &ms),
+                 SHIM_FROZEN_MADE);
+    shim_frozen_remove(D, "run-1-2");
+    const char *gone[] = {"run-1-2.db", "run-1-2.db-wal", "run-1-2.db-shm", "run-1-2.db.lock"};
+    for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
+        snprintf(tmp, sizeof tmp, "%s/%s", D, gone[i]);
+        CHECK(access(tmp, F_OK) != 0, "%s still there", gone[i]);
+    }
+    CHECK(access(path2, F_OK) == 0, "another run's copy was removed");
+}
+
+/* A writer commits "insert into a; insert into b" in one transaction, many times a second; every
+ * copy made meanwhile has count(a) == count(b): the copy is one read transaction, not a file copy
+ * of a moving target. */
+static void test_one_committed_state(void)
+{
+    make_datafile();
+    volatile int *stop = mmap(NULL, sizeof *stop, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    *stop = 0;
+    pid_t w = fork();
+    if (w == 0) {
+        sqlite3 *db;
+        sqlite3_open(DF, &db);
+        sqlite3_busy_timeout(db, 5000);
+        for (int i = 0; !*stop && i < 200000; i++)
+            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO a VALUES (randomblob(300));"
+                             "INSERT INTO b VALUES (randomblob(300)); COMMIT;", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    int bad = 0, made = 0;
+    long long last = -1, moved = 0;
+    for (int i = 0; i < 20; i++) {
+        char name[32], path[PATH_MAX];
+        long ms;
+        snprintf(name, sizeof name, "run-9-%d", i);
+        if (shim_frozen_get(D, name, DF, 5000, path, sizeof path, &ms) != SHIM_FROZEN_MADE)
+            continue;
+        made++;
+        long long na = q(path, "SELECT count(*) FROM a"), nb = q(path, "SELECT count(*) FROM b");
+        bad += na != nb;
+        moved += na != last;
+        last = na;
+        CHECK(integrity_ok(path), "copy %d fails integrity_check", i);
+        shim_frozen_remove(D, name);
+    }
+    *stop = 1;
+    int st;
+    waitpid(w, &st, 0);
+    CHECK_EQ_INT(made, 20);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(moved > 1, "the writer never got in between copies (%lld distinct states)", moved);
+}
+
+/* Eight workers start at once: one makes the copy, seven share it, all read the same state. */
+static void test_concurrent_workers(void)
+{
+    make_datafile();
+    enum { N = 8 };
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        if ((kids[i] = fork()) == 0) {
+            char path[PATH_MAX];
+            long ms;
+            int r = shim_frozen_get(D, "run-5-5", DF, 10000, path, sizeof path, &ms);
+            long long n = q(path, "SELECT count(*) FROM test_execution");
+            int msg[2] = {r, (int)n};
+            ssize_t wr = write(p[1], msg, sizeof msg);
+            _exit(wr == sizeof msg ? 0 : 1);
+        }
+    }
+    /* the controller writes while they start */
+    live_exec("INSERT INTO test_execution VALUES (9, 1, 't::z', 0.1, 0, 0);");
+    close(p[1]);
+    int made = 0, shared = 0, first = -1, same = 1;
+    int msg[2];
+    while (read(p[0], msg, sizeof msg) == (ssize_t)sizeof msg) {
+        made += msg[0] == SHIM_FROZEN_MADE;
+        shared += msg[0] == SHIM_FROZEN_SHARED;
+        if (first < 0)
+            first = msg[1];
+        same &= msg[1] == first;
+    }
+    close(p[0]);
+    for (int i = 0; i < N; i++)
+        waitpid(kids[i], NULL, 0);
+    CHECK_EQ_INT(made, 1);
+    CHECK_EQ_INT(shared, N - 1);
+    /* whichever state the copy caught (3 or 4 executions), every worker saw that one */
+    CHECK(same && (first == 3 || first == 4), "workers saw different states (first: %d)", first);
+}
+
+/* A planted symlink (or anything not a regular file of ours) is refused, never followed. */
+static void test_refuses_planted(void)
+{
+    make_datafile();
+    char path[PATH_MAX], target[PATH_MAX], link[PATH_MAX];
+    snprintf(target, sizeof target, "%s/elsewhere", unit_tmpdir());
+    unit_write_file(target, "not a database");
+    snprintf(link, sizeof link, "%s/run-7-7.db", D);
+    CHECK(symlink(target, link) == 0, "symlink");
+    long ms;
+    struct unit_capture cap = unit_capture_start(2);
+    int r = shim_frozen_get(D, "run-7-7", DF, 1000, path, sizeof path, &ms);
+    char *err = unit_capture_end(&cap);
+    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_CONTAINS(err, "refusing ");
+    CHECK_CONTAINS(err, "run-7-7.db: not a regular file of ours; run `testmon-shim clean`");
+    CHECK_EQ_INT(strchr(err, '\n') == err + strlen(err) - 1, 1); /* one line */
+    free(err);
+    size_t len;
+    char *t = unit_read_file(target, &len);
+    CHECK_STR(t, "not a database");
+    free(t);
+}
+
+/* Failures: the worker is told why and reads the live file; nothing half-made stays. */
+static void test_failures(void)
+{
+    make_datafile();
+    char path[PATH_MAX], nodir[PATH_MAX], missing[PATH_MAX];
+    long ms;
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir", unit_tmpdir());
+    struct unit_capture cap = unit_capture_start(2);
+    int r = shim_frozen_get(nodir, "run-1-1", DF, 1000, path, sizeof path, &ms);
+    char *err = unit_capture_end(&cap);
+    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_CONTAINS(err, "cannot create ");
+    CHECK_CONTAINS(err, "this worker reads the live datafile");
+    free(err);
+
+    snprintf(missing, sizeof missing, "%s/gone.testmondata", unit_tmpdir());
+    cap = unit_capture_start(2);
+    r = shim_frozen_get(D, "run-2-2", missing, 1000, path, sizeof path, &ms);
+    err = unit_capture_end(&cap);
+    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_CONTAINS(err, "cannot copy ");
+    CHECK_CONTAINS(err, "free disk space or set TESTMON_SHIM_DIR elsewhere");
+    free(err);
+    CHECK(access(missing, F_OK) != 0, "the missing datafile was created");
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.run-2-2.db.tmp.%ld.0", D, (long)getpid());
+    CHECK(access(tmp, F_OK) != 0, "temporary left behind");
+    CHECK(access(path, F_OK) != 0, "a copy was published");
+
+    char longname[PATH_MAX + 8];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    cap = unit_capture_start(2);
+    r = shim_frozen_get(D, longname, DF, 1000, path, sizeof path, &ms);
+    err = unit_capture_end(&cap);
+    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_CONTAINS(err, "coordination path too long");
+    free(err);
+}
+
+/* Another worker holds the lock: wait, but never past the timeout; a holder that dies releases
+ * it at once (flock). */
+static void test_lock_bounded(void)
+{
+    make_datafile();
+    char lockpath[PATH_MAX], path[PATH_MAX];
+    snprintf(lockpath, sizeof lockpath, "%s/run-3-3.db.lock", D);
+    int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0, "hold the lock");
+    long ms;
+    long long t0 = unit_now_us();
+    struct unit_capture cap = unit_capture_start(2);
+    int r = shim_frozen_get(D, "run-3-3", DF, 200, path, sizeof path, &ms);
+    char *err = unit_capture_end(&cap);
+    long long took = unit_now_us() - t0;
+    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK(took >= 200000 && took < unit_scaled_ms(3000) * 1000LL, "waited %lld us", took);
+    CHECK(ms >= 200, "reported %ld ms", ms);
+    CHECK_CONTAINS(err, "another worker held ");
+    free(err);
+    close(fd);
+
+    /* a holder killed mid-copy */
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    pid_t k = fork();
+    if (k == 0) {
+        int f = open(lockpath, O_RDWR | O_CLOEXEC);
+        flock(f, LOCK_EX);
+        ssize_t w = write(p[1], "x", 1);
+        (void)w;
+        pause();
+        _exit(0);
+    }
+    char c;
+    CHECK(read(p[0], &c, 1) == 1, "holder ready");
+    kill(k, SIGKILL);
+    waitpid(k, NULL, 0);
+    t0 = unit_now_us();
+    CHECK_EQ_INT(shim_frozen_get(D, "run-3-3", DF, 10000, path, sizeof path, &ms),
+                 SHIM_FROZEN_MADE);
+    CHECK(unit_now_us() - t0 < unit_scaled_ms(2000) * 1000LL, "waited for a dead holder");
+    close(p[0]);
+    close(p[1]);
+}
+
+/* errno survives, as everywhere in the shim. */
+static void test_errno(void)
+{
+    make_datafile();
+    char path[PATH_MAX];
+    long ms;
+    errno = 1234;
+    shim_frozen_get(D, "run-4-4", DF, 1000, path, sizeof path, &ms);
+    CHECK_EQ_INT(errno, 1234);
+    errno = 4321;
+    shim_frozen_remove(D, "run-4-4");
+    shim_frozen_remove(D, "run-4-4");
+    CHECK_EQ_INT(errno, 4321);
+}
+
+int main(void)
+{
+    unit_watchdog(60);
+    unit_real_fill();
+    RUN(test_made_then_shared);
+    RUN(test_one_committed_state);
+    RUN(test_concurrent_workers);
+    RUN(test_refuses_planted);
+    RUN(test_failures);
+    RUN(test_lock_bounded);
+    RUN(test_errno);
+    return unit_finish();
+}
