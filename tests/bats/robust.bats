@@ -274,7 +274,7 @@ C
 }
 
 @test "real pytest-xdist: a worker killed mid-run is replaced, the replacement works under the shim" {
-    venv=$(tm_venv) || skip "no .venvs/tm2.1.3-py3.11-* with testmon and xdist (run make e2e TESTMON=2.1.3 PYTHON=3.11)"
+    venv=$(tm_venv)
     mkdir proj && cd proj
     cat > test_a.py <<'PY'
 import os, signal
@@ -303,4 +303,56 @@ PY
     [[ "$output" == *"PASSED test_a.py::test_kill"* ]] || { echo "$output"; false; }
     [[ "$stderr" != *"testmon-shim"* ]] || { echo "$stderr"; false; }
     [ "$(integrity "$PWD/.testmondata")" = ok ]
+}
+
+# tm_project <dir>: the e2e suite's sample project (3 modules, 8 tests) and an empty fake-site
+tm_project() {
+    mkdir -p "$1/site"
+    local dir
+    dir=$(cd "$1" && pwd)
+    (cd "$ROOT/tests/e2e" && "$PY" -c '
+import os, sys, scenario
+for name, text in scenario.INITIAL.items():
+    open(os.path.join(sys.argv[1], name), "w").write(text)' "$dir")
+}
+
+# tm_new_dependency <dir>: "install" aaa-e2e-early: a new environment row whose packages sort first
+tm_new_dependency() {
+    mkdir -p "$1/site/aaa_e2e_early-1.0.dist-info"
+    printf 'Metadata-Version: 2.1\nName: aaa-e2e-early\nVersion: 1.0\n' \
+        >"$1/site/aaa_e2e_early-1.0.dist-info/METADATA"
+}
+
+@test "real pytest-xdist: a late worker's selection is not torn by the controller's sync (testmon 2.1.x race)" {
+    venv=$(tm_venv)
+    for mode in on off; do
+        tm_project "$mode"
+        cd "$mode"
+        # gw1 reads its affected tests before the controller syncs and the known tests after
+        # (pytest_race.py forces that order); the first run records all 8 tests
+        for race in "" 1; do
+            [ -z "$race" ] || tm_new_dependency .
+            preloaded env TESTMON_SHIM="$mode" TESTMON_RACE="$race" TESTMON_SHIM_TIMEOUT=30 \
+                PYTHONPATH="$PWD/site:$ROOT/tests/bats/helpers" PYTHONDONTWRITEBYTECODE=1 \
+                "$venv/bin/python" -m pytest -p no:randomly -p pytest_race -n 2 --testmon -q
+            [ -n "$race" ] || { assert_success; [[ "$output" == *"8 passed"* ]]; }
+        done
+        [ -e synced ] && [ -e gw1-selected ] # the forced order happened
+        if [ "$mode" = on ]; then
+            # every worker read the copy made when the first one opened: gw1 selects all 8 tests
+            # of the new environment, as gw0 and a serial run do
+            assert_success
+            [[ "$output" == *"8 passed"* ]] || { echo "$output"; false; }
+            [[ "$stderr" != *"testmon-shim"* ]] || { echo "$stderr"; false; }
+            run bash -c 'ls .testmon-shim | grep -c "\.db"'
+            assert_output 0 # the controller removed the copy at exit
+        else
+            # the negative control: upstream, gw1 deselects everything
+            assert_failure
+            [[ "$output" == *"Different tests were collected between gw0 and gw1"* ]] ||
+                { echo "$output"; false; }
+        fi
+        [ "$(integrity "$PWD/.testmondata")" = ok ]
+        cd ..
+    done
 }

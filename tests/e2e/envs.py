@@ -111,3 +111,28 @@ def ensure_venv(root, release, ver, pyexe, packages, log=print):
 
 def venv_python(path):
     return os.path.join(path, "bin", "python")
+
+
+def ensure_pinned(release, ver, root=None, pins_path=None):
+    """The venv of the e2e suite for (release, X.Y), created once with the pins of pins.json."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = root or os.path.join(os.path.dirname(os.path.dirname(here)), ".venvs")
+    with open(pins_path or os.path.join(here, "pins.json")) as f:
+        pins = json.load(f)
+    spec = pins["releases"][release]
+    exe, how = find_python(ver)
+    if not exe:
+        raise RuntimeError(how)
+    return ensure_venv(root, release, ver, exe, pins["profiles"][spec["profile"]] + spec["packages"],
+                       log=lambda m: print(m, file=sys.stderr))
+
+
+if __name__ == "__main__":
+    # envs.py ensure RELEASE X.Y: print the venv's path (creating it once), as the bats tests
+    # need it; exit 1 with the reason on stderr if it cannot be had.
+    if len(sys.argv) != 4 or sys.argv[1] != "ensure":
+        sys.exit("usage: envs.py ensure RELEASE X.Y")
+    try:
+        print(ensure_pinned(sys.argv[2], sys.argv[3]))
+    except Exception as e:  # a missing interpreter, or pip failing: the caller reports it
+        sys.exit("envs.py: %s" % e)

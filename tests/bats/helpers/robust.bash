@@ -4,14 +4,10 @@ ROBUST="$ROOT/tests/bats/helpers/pytest_robust.py"
 # runtime (SHIM_PRELOAD_FIRST) must come before the shim
 PRELOAD="${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$SHIM"
 
-# the e2e suite's venv with pytest-testmon 2.1.3 and pytest-xdist, or empty
+# the e2e suite's venv with pytest-testmon 2.1.3 and pytest-xdist (py3.11), created once from
+# tests/e2e/pins.json if missing (the e2e suite reuses it); on failure the reason is on stderr
 tm_venv() {
-    local v
-    for v in "$ROOT"/.venvs/tm2.1.3-py3.11-*/; do
-        [ -x "$v/bin/python" ] && "$v/bin/python" -c 'import testmon, xdist' 2>/dev/null &&
-            { echo "${v%/}"; return 0; }
-    done
-    return 1
+    "$PY" "$ROOT/tests/e2e/envs.py" ensure 2.1.3 3.11
 }
 
 integrity() { # integrity <datafile>
