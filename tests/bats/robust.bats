@@ -70,6 +70,10 @@ teardown() {
     for f in run-1-1.json run-999999999-5.json run-1-1.journal-00000000000000000001-gw0-7.json; do
         echo '{"format":1,"state":"initialising","datafile":"x","ops":[],"columns":{}}' > .testmon-shim/$f
     done
+    # the workers' copies of crashed runs: garbage, and a symlink (unlinked, never followed)
+    echo garbage > .testmon-shim/run-999999999-5.db
+    touch .testmon-shim/run-999999999-5.db-wal .testmon-shim/run-999999999-5.db.lock
+    echo keep > target && ln -s "$PWD/target" .testmon-shim/run-1-1.db
     SECONDS=0
     preloaded "$PY" "$FAKE" controller "$WORK" --workers 2 --worker-sql "UPDATE test_execution SET forced = 0"
     assert_success
@@ -77,6 +81,7 @@ teardown() {
     assert_equal "$stderr" ""
     run bash -c "ls .testmon-shim | grep -c '^run-1-1\|^run-999999999-'"
     assert_output 0
+    assert_equal "$(cat target)" keep
 }
 
 @test "two runs at once in the same directory and in different directories: no cross-talk" {
