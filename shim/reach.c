@@ -24,35 +24,64 @@ static int is_pytest(const char *arg)
 }
 
 /* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
- * line names pytest too), and did it ask for testmon?  pytest is argv[0], or argv[0] is python
- * and pytest is its script or its -m module.  Stricter than role.c's shim_is_pytest_process on
- * purpose: there `coverage run -m pytest` must still be a controller, here a false alarm costs
- * more than silence. */
-static int asks_testmon(const char *cmdline, size_t n, const char *addopts)
+ * line names pytest too)?  pytest is argv[0], or argv[0] is python and pytest is its script or
+ * its -m module.  Stricter than role.c's shim_is_pytest_process on purpose: there `coverage run
+ * -m pytest` must still be a controller, here a false alarm costs more than silence.  Returns
+ * pytest's first own argument (possibly `end`), or NULL if this is not pytest. */
+static const char *pytest_args(const char *cmdline, const char *end)
 {
-    const char *end = cmdline + n, *arg = cmdline;
-    int pytest = is_pytest(arg);
-    if (!pytest && strncmp(base_of(arg), "python", 6) == 0) {
-        for (arg += strlen(arg) + 1; arg < end && arg[0] == '-'; arg += strlen(arg) + 1) {
-            if (strcmp(arg, "-m") == 0) {
-                arg += strlen(arg) + 1;
-                pytest = arg < end && (strcmp(arg, "pytest") == 0 || strcmp(arg, "py.test") == 0);
-                break;
-            }
-            if (strcmp(arg, "-c") == 0)
-                break; /* python -c CODE: not pytest */
-            if (strcmp(arg, "-X") == 0 || strcmp(arg, "-W") == 0)
-                arg += strlen(arg) + 1; /* an option with a separate value */
+    const char *arg = cmdline;
+    if (is_pytest(arg))
+        return arg + strlen(arg) + 1;
+    if (strncmp(base_of(arg), "python", 6) != 0)
+        return NULL;
+    for (arg += strlen(arg) + 1; arg < end && arg[0] == '-'; arg += strlen(arg) + 1) {
+        if (strcmp(arg, "-m") == 0) {
+            arg += strlen(arg) + 1;
+            return arg < end && (strcmp(arg, "pytest") == 0 || strcmp(arg, "py.test") == 0)
+                       ? arg + strlen(arg) + 1
+                       : NULL;
         }
-        if (!pytest && arg < end && arg[0] != '-')
-            pytest = is_pytest(arg);
+        if (strcmp(arg, "-c") == 0)
+            return NULL; /* python -c CODE: not pytest */
+        if (strcmp(arg, "-X") == 0 || strcmp(arg, "-W") == 0)
+            arg += strlen(arg) + 1; /* an option with a separate value */
     }
-    if (!pytest)
+    return arg < end && is_pytest(arg) ? arg + strlen(arg) + 1 : NULL;
+}
+
+/* Does pytest's configuration file for `dir` (the first one found from dir upwards, as pytest
+ * looks for it) switch testmon on?  An approximation that errs on the side of silence: the
+ * file holds a pytest section and names --testmon. */
+static int ini_asks_testmon(const char *dir)
+{
+    static const struct {
+        const char *name, *section; /* section NULL: the file is pytest's whatever it holds */
+    } files[] = {{"pytest.ini", NULL}, {".pytest.ini", NULL},
+                 {"pyproject.toml", "[tool.pytest.ini_options]"}, {"tox.ini", "[pytest]"},
+                 {"setup.cfg", "[tool:pytest]"}};
+    char d[PATH_MAX];
+    if (!realpath(dir, d))
         return 0;
-    for (arg = cmdline; arg < end; arg += strlen(arg) + 1)
-        if (strncmp(arg, "--testmon", 9) == 0) /* --testmon, --testmon-noselect, ... */
-            return 1;
-    return addopts && strstr(addopts, "--testmon") != NULL;
+    for (;;) {
+        for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+            char path[PATH_MAX + 32], text[65536];
+            snprintf(path, sizeof path, "%s/%s", strcmp(d, "/") ? d : "", files[i].name);
+            FILE *f = fopen(path, "re");
+            if (!f)
+                continue;
+            size_t len = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+            text[len] = 0;
+            if (files[i].section && !strstr(text, files[i].section))
+                continue; /* not pytest's file: pytest looks further */
+            return strstr(text, "--testmon") != NULL;
+        }
+        char *slash = strrchr(d, '/');
+        if (!slash || slash == d)
+            return 0;
+        *slash = 0;
+    }
 }
 
 /* Modified at or after `since`?  File times come from the kernel's coarse clock, which is why
@@ -66,31 +95,79 @@ static int written_since(const char *path, const struct timespec *since)
            (st.st_mtim.tv_sec == since->tv_sec && st.st_mtim.tv_nsec >= since->tv_nsec);
 }
 
-int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
-                      const struct timespec *since, char *out, size_t outsz)
+/* The nearest .testmondata from `start` upwards into out (testmon keeps it in pytest's rootdir:
+ * the directory of the ini file, or an ancestor of the arguments).  1 found, 0 none. */
+static int nearest_datafile(const char *start, char *out, size_t outsz)
 {
-    if (!asks_testmon(cmdline, n, addopts))
-        return 0;
-    if (datafile && *datafile) {
-        snprintf(out, outsz, "%s", datafile);
-        return written_since(out, since);
-    }
-    /* testmon keeps .testmondata in pytest's rootdir: here or the nearest parent holding one */
     char dir[PATH_MAX];
-    if (!getcwd(dir, sizeof dir))
+    if (!realpath(start, dir))
         return 0;
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode)) { /* a test file: its directory */
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            return 0;
+        slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    }
     for (;;) {
-        struct stat st;
         if ((size_t)snprintf(out, outsz, "%s/.testmondata", strcmp(dir, "/") ? dir : "") >=
             outsz)
             return 0;
         if (stat(out, &st) == 0)
-            return written_since(out, since);
+            return 1;
         char *slash = strrchr(dir, '/');
         if (!slash || slash == dir)
             return 0;
         *slash = 0;
     }
+}
+
+/* Was `path` written since `since`, by a run that asked for testmon (on the command line, in
+ * PYTEST_ADDOPTS, or in the configuration file that pytest finds from `ini_dir`; NULL: the
+ * datafile's directory, which is pytest's rootdir)? */
+static int missed_at(const char *path, int asked, const char *ini_dir,
+                     const struct timespec *since)
+{
+    if (!written_since(path, since))
+        return 0;
+    if (asked)
+        return 1;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", ini_dir ? ini_dir : path);
+    char *slash = ini_dir ? NULL : strrchr(dir, '/');
+    if (slash)
+        slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    return ini_asks_testmon(dir);
+}
+
+int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
+                      const struct timespec *since, char *out, size_t outsz)
+{
+    const char *end = cmdline + n, *args = pytest_args(cmdline, end), *arg;
+    if (!args)
+        return 0;
+    int asked = addopts && strstr(addopts, "--testmon") != NULL;
+    for (arg = args; arg < end; arg += strlen(arg) + 1)
+        asked |= strncmp(arg, "--testmon", 9) == 0; /* --testmon, --testmon-noselect, ... */
+    if (datafile && *datafile) {
+        snprintf(out, outsz, "%s", datafile);
+        return missed_at(out, asked, ".", since);
+    }
+    /* pytest's rootdir holds it: look from each path argument (`pytest sub/tests` may have its
+     * rootdir below the working directory), then from the working directory */
+    for (arg = args; arg < end; arg += strlen(arg) + 1) {
+        char path[PATH_MAX];
+        if (arg[0] == '-' || snprintf(path, sizeof path, "%s", arg) >= (int)sizeof path)
+            continue;
+        char *node = strstr(path, "::"); /* a node id: tests/test_a.py::test_x */
+        if (node)
+            *node = 0;
+        if (nearest_datafile(path, out, outsz) && missed_at(out, asked, NULL, since))
+            return 1;
+    }
+    return nearest_datafile(".", out, outsz) && missed_at(out, asked, NULL, since);
 }
 
 static int is_libsqlite3(struct dl_phdr_info *info, size_t size, void *arg)

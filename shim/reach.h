@@ -4,8 +4,9 @@
  * interpreter with SQLite linked into it (python-build-standalone, as uv, rye and mise install
  * it) calls its own copy, so the shim sees nothing and the run fails exactly as without it.  The
  * one trace such a run leaves is the datafile itself: testmon wrote it while the shim never saw
- * it opened.  At exit, a pytest process with --testmon on its command line checks for that and
- * prints one line, instead of silently doing nothing. */
+ * it opened.  At exit, a pytest process that asked for testmon (on its command line, in
+ * PYTEST_ADDOPTS, or in its configuration file) checks for that and prints one line, instead of
+ * silently doing nothing. */
 #ifndef SHIM_REACH_H
 #define SHIM_REACH_H
 #include <stddef.h>
@@ -13,9 +14,12 @@
 
 /* The check itself, on explicit inputs (for tests): cmdline is NUL-separated argv of n bytes;
  * addopts is $PYTEST_ADDOPTS or NULL; datafile is $TESTMON_DATAFILE or NULL.  Returns 1 and
- * the datafile's path in out when pytest ran with --testmon and a datafile (that one, or
- * .testmondata in the working directory or the nearest parent holding one) was modified at or
- * after `since`; else 0. */
+ * the datafile's path in out when the process is pytest, a datafile was modified at or after
+ * `since` (that one, or the nearest .testmondata above a path argument or the working
+ * directory: pytest's rootdir), and testmon was asked for: --testmon... in argv or addopts, or
+ * in the pytest configuration file (pytest.ini, .pytest.ini, pyproject.toml, tox.ini,
+ * setup.cfg with a pytest section) found from the datafile's directory upwards (from the
+ * working directory for $TESTMON_DATAFILE); else 0. */
 int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
                       const struct timespec *since, char *out, size_t outsz);
 /* At exit: if no datafile was opened through the shim, no libsqlite3.so is loaded (with it, the

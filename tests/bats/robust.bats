@@ -262,6 +262,14 @@ C
     assert_equal "$(wc -l <<<"$stderr")" 1
     [[ "$stderr" == *"pytest --testmon wrote $PWD/.testmondata without passing through the shim"*"testmon-shim doctor"* ]]
     [ ! -e .testmon-shim ]
+    # testmon switched on in pytest.ini only: the same line
+    rm .testmondata
+    printf '[pytest]\naddopts = -q --testmon\n' > pytest.ini
+    preloaded ./pytest_static
+    assert_success
+    assert_equal "$(wc -l <<<"$stderr")" 1
+    [[ "$stderr" == *"pytest --testmon wrote $PWD/.testmondata without passing through the shim"* ]]
+    rm pytest.ini
     # an old datafile (written before the process started) is not blamed on it
     touch -d '-1 hour' .testmondata
     cat > pytest_ro.c <<'C'

@@ -119,11 +119,103 @@ static void test_datafile_age_and_place(void)
     CHECK_EQ_INT(missed(NULL, ".testmondata.d", &since, out), 0); /* not a regular file */
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "create %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* testmon switched on in pytest's configuration file only: the file of the datafile's directory
+ * (pytest's rootdir), or the nearest above it, decides. */
+static void test_ini_only(void)
+{
+    char dir[PATH_MAX], sub[PATH_MAX], out[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/ini", unit_tmpdir());
+    snprintf(sub, sizeof sub, "%s/pkg", dir);
+    mkdir(dir, 0700);
+    mkdir(sub, 0700);
+    CHECK(chdir(dir) == 0, "chdir");
+    struct timespec since = now_coarse();
+    since.tv_sec -= 5;
+    touch(".testmondata", 0);
+    ARGV("pytest", "-n", "2");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0); /* no configuration file */
+    write_text("pytest.ini", "[pytest]\naddopts = -p no:randomly\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    write_text("pytest.ini", "[pytest]\naddopts = -p no:randomly\n    --testmon\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    CHECK(chdir(sub) == 0, "chdir"); /* from below: the same rootdir, the same file */
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    CHECK(chdir(dir) == 0, "chdir");
+    unlink("pytest.ini");
+    /* pyproject.toml, tox.ini and setup.cfg count only with their pytest section */
+    write_text("pyproject.toml", "[tool.black]\nline-length = 100 # --testmon\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    write_text("pyproject.toml", "[tool.pytest.ini_options]\naddopts = [\"--testmon\"]\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    unlink("pyproject.toml");
+    write_text("tox.ini", "[tox]\nenvlist = py311\n[pytest]\naddopts = --testmon\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    unlink("tox.ini");
+    write_text("setup.cfg", "[tool:pytest]\naddopts = --testmon-noselect\n");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    /* an old datafile is never blamed, whatever the configuration says */
+    touch(".testmondata", 60);
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    /* TESTMON_DATAFILE elsewhere: the working directory's configuration decides */
+    char elsewhere[PATH_MAX];
+    snprintf(elsewhere, sizeof elsewhere, "%s/other.db", unit_tmpdir());
+    touch(elsewhere, 0);
+    CHECK_EQ_INT(missed(NULL, elsewhere, &since, out), 1);
+    unlink("setup.cfg");
+    CHECK_EQ_INT(missed(NULL, elsewhere, &since, out), 0);
+    /* still only pytest itself */
+    write_text("pytest.ini", "[pytest]\naddopts = --testmon\n");
+    touch(".testmondata", 0);
+    ARGV("/usr/bin/timeout", "60", "pytest");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+}
+
+/* `pytest sub/tests`: pytest's rootdir, and the datafile, may lie below the working directory. */
+static void test_rootdir_below_cwd(void)
+{
+    char dir[PATH_MAX], proj[PATH_MAX], tests[PATH_MAX], out[PATH_MAX], want[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/below", unit_tmpdir());
+    snprintf(proj, sizeof proj, "%s/proj", dir);
+    snprintf(tests, sizeof tests, "%s/proj/tests", dir);
+    mkdir(dir, 0700);
+    mkdir(proj, 0700);
+    mkdir(tests, 0700);
+    CHECK(chdir(dir) == 0, "chdir");
+    struct timespec since = now_coarse();
+    since.tv_sec -= 5;
+    snprintf(want, sizeof want, "%s/.testmondata", proj);
+    touch(want, 0);
+    write_text("proj/tests/test_a.py", "def test_a(): pass\n");
+    ARGV("pytest", "-n", "2", "--testmon", "proj/tests");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    CHECK_STR(out, want);
+    ARGV("pytest", "--testmon", "proj/tests/test_a.py::test_a"); /* a node id */
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    CHECK_STR(out, want);
+    ARGV("python3", "-m", "pytest", "-k", "nothing", "--testmon", "no/such/dir");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0); /* nothing found from the cwd either */
+    touch(want, 60); /* old: not this run's */
+    ARGV("pytest", "--testmon", "proj/tests");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+}
+
 int main(void)
 {
     unit_watchdog(20);
     unit_real_fill();
     RUN(test_command_line);
     RUN(test_datafile_age_and_place);
+    RUN(test_ini_only);
+    RUN(test_rootdir_below_cwd);
     return unit_finish();
 }
