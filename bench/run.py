@@ -9,8 +9,6 @@ OUT/bench.json; one table is printed; OUT/bench.png is drawn by bench/plot.py.
     bench/run.py --lib build/libtestmon_shim.so --micro build/bench/micro [--quick] [--only micro,serial,...]
 """
 import argparse
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -32,65 +30,26 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- interpreters and venvs
+# the e2e suite's: the same interpreter discovery, the same cached venvs (named bench-...)
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import envs  # noqa: E402
+
+
 def find_python(ver):
-    cands = []
-    if shutil.which("python" + ver):
-        cands.append(shutil.which("python" + ver))
-    pyenv = shutil.which("pyenv") or os.path.expanduser("~/.pyenv/bin/pyenv")
-    if os.access(pyenv, os.X_OK):
-        try:
-            bare = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True,
-                                  timeout=60).stdout.split()
-        except (OSError, subprocess.TimeoutExpired):
-            bare = []
-        for v in sorted((v for v in bare if re.match(r"^%s\.\d+$" % re.escape(ver), v)),
-                        key=lambda v: int(v.rsplit(".", 1)[1]), reverse=True):
-            prefix = subprocess.run([pyenv, "prefix", v], capture_output=True, text=True).stdout.strip()
-            if prefix:
-                cands.append(os.path.join(prefix, "bin", "python" + ver))
-    probe = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
-    for exe in cands:
-        try:
-            out = subprocess.run([exe, "-c", probe], capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        lines = out.stdout.split()
-        if out.returncode == 0 and lines and lines[0] == ver:
-            return lines[1]
-    sys.exit("bench: no python%s found (PATH or pyenv)" % ver)
+    exe, how = envs.find_python(ver)
+    if not exe:
+        sys.exit("bench: %s (PATH or pyenv)" % how)
+    return exe
 
 
 def ensure_venv(name, pyexe, packages):
-    full = subprocess.run([pyexe, "-c", "import sys; print(sys.version)"], capture_output=True,
-                          text=True).stdout
-    h = hashlib.sha256(json.dumps([full, sorted(packages)]).encode()).hexdigest()[:10]
     ver = subprocess.run([pyexe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                          capture_output=True, text=True).stdout.strip()
-    root = os.path.join(REPO, ".venvs")
-    os.makedirs(root, exist_ok=True)
-    path = os.path.join(root, "bench-%s-py%s-%s" % (name, ver, h))
-    stamp = os.path.join(path, ".bench-ok")
-    if os.path.exists(stamp):
-        return path
-    with open(path + ".lock", "w") as lockf:
-        fcntl.flock(lockf, fcntl.LOCK_EX)
-        if os.path.exists(stamp):
-            return path
-        log("creating venv %s (pip, PyPI)" % os.path.basename(path))
-        shutil.rmtree(path, ignore_errors=True)
-        subprocess.run([pyexe, "-m", "venv", path], check=True)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV", "LD_PRELOAD")}
-        r = subprocess.run([os.path.join(path, "bin", "python"), "-m", "pip", "install", "-q",
-                            "--disable-pip-version-check"] + list(packages), env=env,
-                           capture_output=True, text=True)
-        if r.returncode:
-            sys.exit("bench: pip install failed for %s:\n%s" % (path, (r.stdout + r.stderr)[-3000:]))
-        freeze = subprocess.run([os.path.join(path, "bin", "python"), "-m", "pip", "freeze"],
-                                capture_output=True, text=True, env=env).stdout
-        with open(stamp, "w") as f:
-            f.write(freeze)
-    return path
+    try:
+        return envs.ensure_venv(os.path.join(REPO, ".venvs"), name, ver, pyexe, packages,
+                                log=log, prefix="bench-", stamp=".bench-ok")
+    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+        sys.exit("bench: %s" % e)
 
 
 # ---------------------------------------------------------------- statistics

@@ -76,12 +76,14 @@ def venv_key(pyexe, packages):
     return h[:10]
 
 
-def ensure_venv(root, release, ver, pyexe, packages, log=print):
-    """Create (once) and return the venv dir for (release, interpreter)."""
+def ensure_venv(root, release, ver, pyexe, packages, log=print, prefix="tm", stamp=".e2e-ok"):
+    """Create (once) and return the venv dir for (release, interpreter):
+    ROOT/<prefix><release>-py<X.Y>-<hash of interpreter and packages>.  The benchmarks use it
+    too (prefix "bench-", their own stamp file)."""
     os.makedirs(root, exist_ok=True)
-    name = "tm%s-py%s-%s" % (release, ver, venv_key(pyexe, packages))
+    name = "%s%s-py%s-%s" % (prefix, release, ver, venv_key(pyexe, packages))
     path = os.path.join(root, name)
-    stamp = os.path.join(path, ".e2e-ok")
+    stamp = os.path.join(path, stamp)
     if os.path.exists(stamp):
         return path
     with open(path + ".lock", "w") as lockf:
@@ -93,7 +95,7 @@ def ensure_venv(root, release, ver, pyexe, packages, log=print):
         subprocess.run([pyexe, "-m", "venv", path], check=True, timeout=600)
         vpy = os.path.join(path, "bin", "python")
         env = dict(os.environ)
-        for k in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV", "PYTHONHOME"):
+        for k in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV", "PYTHONHOME", "LD_PRELOAD"):
             env.pop(k, None)
         r = subprocess.run([vpy, "-m", "pip", "install", "--disable-pip-version-check",
                             "-q"] + list(packages), timeout=900, env=env,
