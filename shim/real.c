@@ -1,17 +1,23 @@
 /* real.c: find the real SQLite functions.
  *
  * Order of attempts, first success wins, and the whole table comes from that one library:
- *  1. caller-relative: dladdr(caller) names the object that called us (e.g. _sqlite3.so or
- *     libsqlite3 itself); dlopen(RTLD_NOLOAD) on it and dlsym() searches that object's own
- *     dependency scope, which does not contain LD_PRELOAD objects.  This finds conda's or a
- *     wheel's copy as well as the system one.
+ *  1. caller-relative: the object that called us (e.g. _sqlite3.so or libsqlite3 itself);
+ *     dlopen(RTLD_NOLOAD) on it and dlsym() searches that object's own dependency scope, which
+ *     does not contain LD_PRELOAD objects.  This finds conda's or a wheel's copy as well as the
+ *     system one.
  *  2. RTLD_NEXT: works for programs linked to libsqlite3 directly (the sqlite3 CLI).
  *  3. the SONAME libsqlite3.so.0, if already loaded.
- * A candidate that turns out to be one of our own wrappers is rejected (it would recurse). */
+ * A candidate that turns out to be one of our own wrappers is rejected (it would recurse).
+ * Objects are found by address with dl_iterate_phdr, not dladdr: dladdr also looks for the
+ * nearest symbol, a scan of the object's whole symbol table (1.8 M instructions per resolve in
+ * a Python process, most of the cost of the first SQLite call). */
 #include "real.h"
 #include "log.h"
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 _Atomic(void *) shim_real_table[SHIM_REAL_COUNT];
@@ -25,13 +31,67 @@ static const char *const names[SHIM_REAL_COUNT] = {
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static int resolved_once; /* guarded by resolve_lock */
 
+/* The loaded object whose segments hold an address: its name ("" for the main program) and
+ * the span of its PT_LOAD segments. */
+struct object {
+    uintptr_t addr, lo, hi;
+    char name[4096];
+    int found;
+};
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct object *o = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    int hit = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        lo = start < lo ? start : lo;
+        hi = end > hi ? end : hi;
+        hit |= o->addr >= start && o->addr < end;
+    }
+    if (!hit)
+        return 0;
+    o->lo = lo;
+    o->hi = hi;
+    o->found = 1;
+    snprintf(o->name, sizeof o->name, "%s", info->dlpi_name ? info->dlpi_name : "");
+    return 1;
+}
+
+static int object_of(const void *addr, struct object *o)
+{
+    memset(o, 0, sizeof *o);
+    o->addr = (uintptr_t)addr;
+    return addr && dl_iterate_phdr(find_object, o) && o->found;
+}
+
+/* A handle for the object holding addr, without loading anything; NULL if none. */
+static void *handle_of(const void *addr)
+{
+    struct object o;
+    if (!object_of(addr, &o))
+        return NULL;
+    return dlopen(o.name[0] ? o.name : NULL, RTLD_NOLOAD | RTLD_LAZY);
+}
+
+static uintptr_t self_lo, self_hi; /* the shim's own segments; under resolve_lock */
+
 /* Is `p` inside the shim itself? */
 static int is_ours(void *p)
 {
-    Dl_info self, cand;
-    if (!p || !dladdr((void *)&shim_real_resolve, &self) || !dladdr(p, &cand))
-        return 0;
-    return self.dli_fbase == cand.dli_fbase;
+    if (!self_hi) {
+        struct object self;
+        if (object_of((void *)&shim_real_resolve, &self)) {
+            self_lo = self.lo;
+            self_hi = self.hi;
+        }
+    }
+    return p && (uintptr_t)p >= self_lo && (uintptr_t)p < self_hi;
 }
 
 static void *lookup(void *handle, const char *name)
@@ -43,22 +103,12 @@ static void *lookup(void *handle, const char *name)
 /* A handle for the SQLite library seen from `caller`, or NULL. */
 static void *handle_from_caller(const void *caller)
 {
-    Dl_info info;
-    if (!caller || !dladdr((void *)caller, &info) || !info.dli_fname || !*info.dli_fname)
-        return NULL;
-    void *h = dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+    void *h = handle_of(caller);
     if (!h)
         return NULL;
     void *probe = lookup(h, "sqlite3_libversion_number");
-    if (!probe) {
-        dlclose(h);
-        return NULL;
-    }
     /* Pin the library that actually defines SQLite, not the caller. */
-    Dl_info lib;
-    void *libh = NULL;
-    if (dladdr(probe, &lib) && lib.dli_fname)
-        libh = dlopen(lib.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+    void *libh = probe ? handle_of(probe) : NULL;
     dlclose(h);
     return libh;
 }
