@@ -359,6 +359,8 @@ def bench_xdist(a, venvs, root):
     out = {"walls": {"%s/n%d" % k: summarize(v) for k, v in walls.items()},
            "upstream": {"n%d" % n: summarize(v) for n, v in upstream.items()},
            "reports": waits, "skipped_workers": skipped,
+           "datafile_kib": os.path.getsize(os.path.join(root, ".testmondata")) // 1024
+           if os.path.exists(os.path.join(root, ".testmondata")) else 0,
            "rss": {"%s/n%d/%s/%s" % k: v for k, v in rss.items()}}
     return out
 
@@ -434,6 +436,13 @@ def build_rows(R):
             rows.append(("xdist", "worker wait for ready, %d workers (shim report waited_ms)"
                          % len(waits), "-", "median %g ms" % med(waits), "max %g ms" % max(waits),
                          "%d waited > 0" % sum(1 for w in waits if w > 0), "(context)", "-"))
+        # the first worker of each run copies the datafile for all (shim/frozen.h)
+        made = [r["copy_ms"] for r in x["reports"] if r.get("reads") == "copy (made)"]
+        if made:
+            size = x.get("datafile_kib")
+            rows.append(("xdist", "copy of the datafile%s, by the first worker of a run (copy_ms)"
+                         % (" (%d KiB)" % size if size else ""), "-", "median %g ms" % med(made),
+                         "max %g ms" % max(made), "%d runs" % len(made), "(context)", "-"))
         for key, v in sorted(x["upstream"].items(), key=lambda kv: int(kv[0][1:])):
             rows.append(("upstream", "-n %s: 2.1.3 + shim vs 2.2.0 without" % key[1:],
                          "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),

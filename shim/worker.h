@@ -1,8 +1,9 @@
 /* worker.h: an xdist worker's datafile connection is read-only and never writes the file.
  *
- * At open it waits for the controller's run to be ready, opens the file read-only, and shadows
- * every main table with a TEMP object of the same name (SQLite resolves unqualified names in temp
- * first, so testmon's unmodified SQL lands there):
+ * At open it waits for the controller's run to be ready, opens the run's copy of the file
+ * read-only (frozen.h: a state no concurrent write can change under the worker's selection), and
+ * shadows every main table with a TEMP object of the same name (SQLite resolves unqualified names
+ * in temp first, so testmon's unmodified SQL lands there):
  *   - environment: a TEMP table holding the rows the controller saw before it wrote, so the
  *     worker's lookup, insert (same new id) and delete take the same path as in a serial run;
  *   - every other table: a TEMP view of main.  The first statement that writes one turns it into
