@@ -12,8 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const companions[] = {"", "-wal", "-shm", ".lock"};
-
 static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -40,14 +38,14 @@ static int lock_copy(const char *lockpath, long timeout_ms)
     int fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         shim_log_error("cannot create %s: %s; this worker reads the live datafile", lockpath,
-                      strerror(errno));
+                       strerror(errno));
         return -1;
     }
     long long end = shim_coord_now_us() + timeout_ms * 1000LL;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if ((errno != EWOULDBLOCK && errno != EINTR) || shim_coord_now_us() >= end) {
             shim_log_error("another worker held %s for %g s; this worker reads the live datafile",
-                          lockpath, timeout_ms / 1000.0);
+                           lockpath, timeout_ms / 1000.0);
             close(fd);
             return -1;
         }
@@ -90,6 +88,29 @@ static int copy_to(const char *datafile, const char *tmp, long timeout_ms, const
     return rc;
 }
 
+/* Copy, publish by rename, or clean up and say why. */
+static enum shim_frozen_result make_copy(const char *datafile, const char *dir, const char *tmp,
+                                         const char *path, long timeout_ms)
+{
+    const char *err = "";
+    unlink(tmp); /* left by a process that had our pid and died while copying */
+    int rc = copy_to(datafile, tmp, timeout_ms, &err);
+    if (rc == SQLITE_OK && rename(tmp, path) != 0) {
+        rc = SQLITE_IOERR;
+        err = strerror(errno);
+    }
+    if (rc == SQLITE_OK)
+        return SHIM_FROZEN_MADE;
+    unlink(tmp);
+    char journal[PATH_MAX + 16];
+    snprintf(journal, sizeof journal, "%s-journal", tmp);
+    unlink(journal);
+    shim_log_error("cannot copy %s for the workers to %s (%s); this worker reads the live "
+                   "datafile: free disk space or set TESTMON_SHIM_DIR elsewhere",
+                   datafile, dir, err);
+    return SHIM_FROZEN_FAILED;
+}
+
 enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
                                         const char *datafile, long timeout_ms, char *path,
                                         size_t pathsz, long *took_ms)
@@ -103,42 +124,20 @@ enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
         (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.db.tmp.%ld.0", dir, run_name,
                          (long)getpid()) >= sizeof tmp) {
         shim_log_error("coordination path too long in %s; this worker reads the live datafile",
-                      dir);
-        goto out;
-    }
-    int u = usable(path); /* the common case for every worker but the first: no lock */
-    if (u != 0) {
-        res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
-        goto out;
-    }
-    int lock = lock_copy(lockpath, timeout_ms);
-    if (lock < 0)
-        goto out;
-    u = usable(path);
-    if (u != 0) {
-        res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
+                       dir);
     } else {
-        const char *err = "";
-        unlink(tmp); /* left by a process that had our pid and died while copying */
-        int rc = copy_to(datafile, tmp, timeout_ms, &err);
-        if (rc == SQLITE_OK && rename(tmp, path) != 0) {
-            rc = SQLITE_IOERR;
-            err = strerror(errno);
-        }
-        if (rc == SQLITE_OK) {
-            res = SHIM_FROZEN_MADE;
-        } else {
-            unlink(tmp);
-            char journal[PATH_MAX + 16];
-            snprintf(journal, sizeof journal, "%s-journal", tmp);
-            unlink(journal);
-            shim_log_error("cannot copy %s for the workers to %s (%s); this worker reads the live "
-                          "datafile: free disk space or set TESTMON_SHIM_DIR elsewhere",
-                          datafile, dir, err);
-        }
+        /* Every worker but the first finds the copy made: one lstat, no lock.  Else look again
+         * under the lock: another worker may have made it meanwhile. */
+        int u = usable(path), lock = -1;
+        if (u == 0 && (lock = lock_copy(lockpath, timeout_ms)) >= 0)
+            u = usable(path);
+        if (u != 0)
+            res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
+        else if (lock >= 0)
+            res = make_copy(datafile, dir, tmp, path, timeout_ms);
+        if (lock >= 0)
+            close(lock); /* releases the flock */
     }
-    close(lock); /* releases the flock */
-out:
     *took_ms = (long)((shim_coord_now_us() - t0) / 1000);
     errno = saved;
     return res;
@@ -147,9 +146,10 @@ out:
 void shim_frozen_remove(const char *dir, const char *run_name)
 {
     int saved = errno;
-    for (size_t i = 0; i < sizeof companions / sizeof *companions; i++) {
+    static const char *const suffixes[] = SHIM_FROZEN_SUFFIXES;
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         char path[PATH_MAX];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s.db%s", dir, run_name, companions[i]) <
+        if ((size_t)snprintf(path, sizeof path, "%s/%s%s", dir, run_name, suffixes[i]) <
             sizeof path)
             unlink(path);
     }

@@ -18,6 +18,10 @@
 #define SHIM_FROZEN_H
 #include <stddef.h>
 
+/* The files of a run's copy, <dir>/<run><suffix>: the copy, SQLite's WAL files of the workers'
+ * read-only connections, and the lock.  The command's clean and status name them the same way. */
+#define SHIM_FROZEN_SUFFIXES {".db", ".db-wal", ".db-shm", ".db.lock"}
+
 enum shim_frozen_result {
     SHIM_FROZEN_MADE = 0, /* this process made the copy */
     SHIM_FROZEN_SHARED,   /* another worker had made it */

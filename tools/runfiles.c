@@ -1,5 +1,6 @@
 /* runfiles.c: naming, liveness and safe reading of coordination files. */
 #include "runfiles.h"
+#include "../shim/frozen.h" /* the names of the workers' copy */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,7 @@ void tool_classify(const char *name, struct tool_file *out)
         pid <= 0 || name[4] == '-' || name[4] == '+')
         return;
     const char *rest = name + n;
-    static const char *const copy[] = {".db", ".db-wal", ".db-shm", ".db.lock"};
+    static const char *const copy[] = SHIM_FROZEN_SUFFIXES;
     int is_copy = 0;
     for (size_t i = 0; i < sizeof copy / sizeof *copy; i++)
         is_copy |= strcmp(rest, copy[i]) == 0;
