@@ -23,6 +23,16 @@ static int is_pytest(const char *arg)
     return strncmp(b, "pytest", 6) == 0 || strncmp(b, "py.test", 7) == 0;
 }
 
+/* Cut a canonical path to its parent directory ("/a/b" -> "/a", "/a" -> "/"); 0 at "/". */
+static int parent_dir(char *dir)
+{
+    char *slash = strrchr(dir, '/');
+    if (!slash || (slash == dir && !dir[1]))
+        return 0;
+    slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    return 1;
+}
+
 /* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
  * line names pytest too)?  pytest is argv[0], or argv[0] is python and pytest is its script or
  * its -m module.  Stricter than role.c's shim_is_pytest_process on purpose: there `coverage run
@@ -77,10 +87,8 @@ static int ini_asks_testmon(const char *dir)
                 continue; /* not pytest's file: pytest looks further */
             return strstr(text, "--testmon") != NULL;
         }
-        char *slash = strrchr(d, '/');
-        if (!slash || slash == d)
+        if (!parent_dir(d))
             return 0;
-        *slash = 0;
     }
 }
 
@@ -103,25 +111,16 @@ static int nearest_datafile(const char *start, char *out, size_t outsz)
     if (!realpath(start, dir))
         return 0;
     struct stat st;
-    if (stat(dir, &st) != 0)
+    if (stat(dir, &st) != 0 || (!S_ISDIR(st.st_mode) && !parent_dir(dir))) /* a file: its dir */
         return 0;
-    if (!S_ISDIR(st.st_mode)) { /* a test file: its directory */
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-            return 0;
-        slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
-    }
-    for (;;) {
+    do {
         if ((size_t)snprintf(out, outsz, "%s/.testmondata", strcmp(dir, "/") ? dir : "") >=
             outsz)
             return 0;
         if (stat(out, &st) == 0)
             return 1;
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            return 0;
-        *slash = 0;
-    }
+    } while (parent_dir(dir));
+    return 0;
 }
 
 /* Was `path` written since `since`, by a run that asked for testmon (on the command line, in
@@ -132,14 +131,9 @@ static int missed_at(const char *path, int asked, const char *ini_dir,
 {
     if (!written_since(path, since))
         return 0;
-    if (asked)
-        return 1;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", ini_dir ? ini_dir : path);
-    char *slash = ini_dir ? NULL : strrchr(dir, '/');
-    if (slash)
-        slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
-    return ini_asks_testmon(dir);
+    return asked || ((ini_dir || parent_dir(dir)) && ini_asks_testmon(dir));
 }
 
 int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
