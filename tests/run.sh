@@ -35,14 +35,10 @@ suite() { # name command...
 
 # bats prints TAP: turn it into the same closing line
 bats_suite() {
-    local out rc
+    local rc
     bats --tap tests/bats 2>&1 | tee "$log_dir/bats.tap"
     rc=${PIPESTATUS[0]}
-    # a skipped test ("ok N ... # skip reason") is not a pass: listed, and counted apart
-    local skipped
-    skipped=$(grep -c '^ok .* # skip' "$log_dir/bats.tap")
-    grep '^ok .* # skip' "$log_dir/bats.tap" | sed 's/^/SKIPPED: /'
-    echo "$(($(grep -c '^ok ' "$log_dir/bats.tap") - skipped)) passed, $(grep -c '^not ok ' "$log_dir/bats.tap") failed, $skipped skipped"
+    tests/tap-count.sh <"$log_dir/bats.tap"
     return "$rc"
 }
 

@@ -55,9 +55,7 @@ bats_run() { # [VAR=value...] files...: bats with that environment; prints N pas
     [[ $tap == *ThreadSanitizer* || $tap == *AddressSanitizer* || $tap == *"runtime error:"* ]] &&
         { echo "sanitizer report in the bats output"; rc=1; }
     printf '%s\n' "$tap"
-    local skipped # "ok N ... # skip reason" is not a pass
-    skipped=$(grep -c '^ok .* # skip' <<<"$tap")
-    echo "$(($(grep -c '^ok ' <<<"$tap") - skipped)) passed, $(grep -c '^not ok ' <<<"$tap") failed, $skipped skipped"
+    tests/tap-count.sh <<<"$tap"
     return "$rc"
 }
 

@@ -201,6 +201,16 @@ static void test_concurrent_workers(void)
     CHECK(same && (first == 3 || first == 4), "workers saw different states (first: %d)", first);
 }
 
+/* shim_frozen_get with what it prints on stderr in *err (malloc'd). */
+static int get_said(const char *dir, const char *run, const char *datafile, long timeout_ms,
+                    char *path, long *ms, char **err)
+{
+    struct unit_capture cap = unit_capture_start(2);
+    int r = shim_frozen_get(dir, run, datafile, timeout_ms, path, PATH_MAX, ms);
+    *err = unit_capture_end(&cap);
+    return r;
+}
+
 /* A planted symlink (or anything not a regular file of ours) is refused, never followed. */
 static void test_refuses_planted(void)
 {
@@ -211,9 +221,8 @@ static void test_refuses_planted(void)
     snprintf(link, sizeof link, "%s/run-7-7.db", D);
     CHECK(symlink(target, link) == 0, "symlink");
     long ms;
-    struct unit_capture cap = unit_capture_start(2);
-    int r = shim_frozen_get(D, "run-7-7", DF, 1000, path, sizeof path, &ms);
-    char *err = unit_capture_end(&cap);
+    char *err;
+    int r = get_said(D, "run-7-7", DF, 1000, path, &ms, &err);
     CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
     CHECK_CONTAINS(err, "refusing ");
     CHECK_CONTAINS(err, "run-7-7.db: not a regular file of ours; run `testmon-shim clean`");
@@ -232,18 +241,15 @@ static void test_failures(void)
     char path[PATH_MAX], nodir[PATH_MAX], missing[PATH_MAX];
     long ms;
     snprintf(nodir, sizeof nodir, "%s/no/such/dir", unit_tmpdir());
-    struct unit_capture cap = unit_capture_start(2);
-    int r = shim_frozen_get(nodir, "run-1-1", DF, 1000, path, sizeof path, &ms);
-    char *err = unit_capture_end(&cap);
+    char *err;
+    int r = get_said(nodir, "run-1-1", DF, 1000, path, &ms, &err);
     CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
     CHECK_CONTAINS(err, "cannot create ");
     CHECK_CONTAINS(err, "this worker reads the live datafile");
     free(err);
 
     snprintf(missing, sizeof missing, "%s/gone.testmondata", unit_tmpdir());
-    cap = unit_capture_start(2);
-    r = shim_frozen_get(D, "run-2-2", missing, 1000, path, sizeof path, &ms);
-    err = unit_capture_end(&cap);
+    r = get_said(D, "run-2-2", missing, 1000, path, &ms, &err);
     CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
     CHECK_CONTAINS(err, "cannot copy ");
     CHECK_CONTAINS(err, "free disk space or set TESTMON_SHIM_DIR elsewhere");
@@ -257,9 +263,7 @@ static void test_failures(void)
     char longname[PATH_MAX + 8];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
-    cap = unit_capture_start(2);
-    r = shim_frozen_get(D, longname, DF, 1000, path, sizeof path, &ms);
-    err = unit_capture_end(&cap);
+    r = get_said(D, longname, DF, 1000, path, &ms, &err);
     CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
     CHECK_CONTAINS(err, "coordination path too long");
     free(err);
@@ -276,9 +280,8 @@ static void test_lock_bounded(void)
     CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0, "hold the lock");
     long ms;
     long long t0 = unit_now_us();
-    struct unit_capture cap = unit_capture_start(2);
-    int r = shim_frozen_get(D, "run-3-3", DF, 200, path, sizeof path, &ms);
-    char *err = unit_capture_end(&cap);
+    char *err;
+    int r = get_said(D, "run-3-3", DF, 200, path, &ms, &err);
     long long took = unit_now_us() - t0;
     CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
     CHECK(took >= 200000 && took < unit_scaled_ms(3000) * 1000LL, "waited %lld us", took);
