@@ -10,6 +10,7 @@
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -354,6 +355,11 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     int rc = REAL(sqlite3_open_v2)(fr == SHIM_FROZEN_FAILED ? shim_proc.datafile : copy, ppDb, ro,
                                    vfs);
     if (rc == SQLITE_OK && *ppDb) {
+        /* The shadows are the first reads, and another worker may be rebuilding the copy's WAL
+         * index at that moment (SQLITE_BUSY_RECOVERY): wait, within the shim's bound.  Python
+         * sets its own timeout after the open returns, as for the controller's connection. */
+        REAL(sqlite3_busy_timeout)(*ppDb, (int)(shim_config.timeout_ms < INT_MAX
+                                                     ? shim_config.timeout_ms : INT_MAX));
         struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_WORKER);
         const cJSON *snap = cJSON_GetObjectItemCaseSensitive(run, "environment");
         if (c && install_shadows(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)

@@ -6,6 +6,7 @@
 #include "dispatch.h"
 #include "role.h"
 #include "worker.h"
+#include "frozen.h"
 #include "unit.h"
 #include "runfile.h"
 #include "../common/testdb.h"
@@ -62,20 +63,25 @@ static int journal_files(void)
 }
 
 
-static void worker_side(void)
+/* In a forked child: set up as role.c does for a worker whose parent is the controller. */
+static void become_worker(const char *id)
 {
-    /* init.c's atfork handler has reset the role and forgotten the parent's connections */
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
-    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
-    /* set up as role.c does for a worker whose parent is the controller */
     snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
     shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir);
     shim_proc.run.pid = getppid();
     shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
     shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
-    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "gw0");
+    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "%s", id);
     shim_proc.role = SHIM_ROLE_WORKER;
     shim_config.timeout_ms = 5000;
+}
+
+static void worker_side(void)
+{
+    /* init.c's atfork handler has reset the role and forgotten the parent's connections */
+    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
+    CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
+    become_worker("gw0");
 
     size_t len0;
     char *bytes0 = unit_read_file(DF, &len0);
@@ -136,6 +142,113 @@ static void worker_side(void)
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
     CHECK_EQ_INT(journal_files(), 2); /* nothing pending at close */
+}
+
+/* Many workers open the run's copy at the same moment, none open before: each one's first read
+ * of a WAL file whose index another is still rebuilding must wait (SQLite says "database is
+ * locked" to a connection without a busy handler), not fail.  Python sets its own busy timeout
+ * only once sqlite3_open_v2 has returned, after the shim's shadows. */
+static void workers_at_once(void)
+{
+    enum { N = 8, ROUNDS = 5 };
+    int bad = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        /* a fresh copy, as its maker leaves it: no -wal, no -shm */
+        shim_frozen_remove(DIRC, shim_proc.run_name);
+        char copy[PATH_MAX], shm[PATH_MAX + 8];
+        long ms;
+        CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
+                     SHIM_FROZEN_MADE);
+        snprintf(shm, sizeof shm, "%s-shm", copy);
+        CHECK(access(shm, F_OK) != 0, "the maker leaves no -shm");
+        int go[2], res[2];
+        CHECK(pipe(go) == 0 && pipe(res) == 0, "pipes");
+        pid_t kids[N];
+        for (int i = 0; i < N; i++) {
+            if ((kids[i] = fork()) == 0) {
+                close(go[1]);
+                char id[8], b;
+                snprintf(id, sizeof id, "gw%d", i);
+                become_worker(id);
+                ssize_t r = read(go[0], &b, 1); /* all start together */
+                (void)r;
+                struct unit_capture cap = unit_capture_start(2);
+                sqlite3 *db = NULL;
+                int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+                long long n = rc == SQLITE_OK ? query_int(db, "SELECT count(*) FROM environment")
+                                               : -1;
+                char *err = unit_capture_end(&cap);
+                int ok = rc == SQLITE_OK && n == 3 && !err[0];
+                if (!ok)
+                    unit_printf("%s: open %d, %lld environment rows, stderr: %s\n", id, rc, n,
+                                err);
+                ssize_t w = write(res[1], &ok, sizeof ok);
+                (void)w;
+                _exit(0);
+            }
+        }
+        close(go[0]);
+        close(res[1]);
+        close(go[1]); /* EOF releases them all */
+        int ok, got = 0;
+        while (read(res[0], &ok, sizeof ok) == (ssize_t)sizeof ok) {
+            got++;
+            bad += !ok;
+        }
+        close(res[0]);
+        for (int i = 0; i < N; i++)
+            waitpid(kids[i], NULL, 0);
+        CHECK_EQ_INT(got, N);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* The same, made certain: another process holds the copy locked for 300 ms while a worker
+ * opens it; the worker waits (within TESTMON_SHIM_TIMEOUT) instead of failing its shadows. */
+static void worker_waits_out_a_lock(void)
+{
+    shim_frozen_remove(DIRC, shim_proc.run_name);
+    char copy[PATH_MAX];
+    long ms;
+    CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
+                 SHIM_FROZEN_MADE);
+    int held[2];
+    CHECK(pipe(held) == 0, "pipe");
+    pid_t holder = fork();
+    if (holder == 0) {
+        sqlite3 *h = NULL;
+        sqlite3_open_v2(copy, &h, SQLITE_OPEN_READWRITE, NULL);
+        int rc = sqlite3_exec(h, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
+                                 "SELECT count(*) FROM environment;", NULL, NULL, NULL);
+        ssize_t w = write(held[1], &rc, sizeof rc);
+        (void)w;
+        unit_sleep_ms(300);
+        sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(h);
+        _exit(0);
+    }
+    int hrc = -1;
+    CHECK(read(held[0], &hrc, sizeof hrc) == (ssize_t)sizeof hrc && hrc == SQLITE_OK,
+          "the copy is held (%d)", hrc);
+    pid_t w = fork();
+    if (w == 0) {
+        become_worker("gw5");
+        struct unit_capture cap = unit_capture_start(2);
+        sqlite3 *db = NULL;
+        int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+        long long n = rc == SQLITE_OK ? query_int(db, "SELECT count(*) FROM environment") : -1;
+        char *err = unit_capture_end(&cap);
+        if (rc != SQLITE_OK || n != 3 || err[0])
+            unit_printf("open %d, %lld environment rows, stderr: %s\n", rc, n, err);
+        _exit(rc == SQLITE_OK && n == 3 && !err[0] ? 0 : 1);
+    }
+    int st = -1;
+    waitpid(w, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the worker waited out the lock (status 0x%x)",
+          st);
+    waitpid(holder, NULL, 0);
+    close(held[0]);
+    close(held[1]);
 }
 
 static void test_end_to_end(void)
@@ -211,6 +324,9 @@ static void test_end_to_end(void)
     CHECK_EQ_INT(file_int("SELECT failed FROM test_execution WHERE id = 2"), 0); /* rolled back */
     CHECK_EQ_INT(file_int("SELECT count(*) FROM mcall_id"), 0);                 /* scratch */
     CHECK_EQ_INT(file_int("SELECT count(*) FROM environment"), 4);
+
+    workers_at_once();
+    worker_waits_out_a_lock();
 
     /* finished at exit; then closed and forgotten */
     shim_controller_exit();
