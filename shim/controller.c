@@ -1,11 +1,12 @@
 /* controller.c: snapshot, publication and journal application in the controller. */
 #include "controller.h"
 #include "coord.h"
+#include "datafile.h"
 #include "frozen.h"
 #include "journal.h"
 #include "log.h"
+#include "proc.h"
 #include "real.h"
-#include "role.h"
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <dirent.h>

@@ -20,7 +20,4 @@ void shim_controller_close(struct shim_conn *c);
 void shim_controller_forget(void);
 /* At exit: mark the run finished (workers that come late then see "finished", not a hang). */
 void shim_controller_exit(void);
-
-/* The name of the table whose pre-run rows workers must see (see worker.c). */
-#define SHIM_ENV_TABLE "environment"
 #endif

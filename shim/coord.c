@@ -80,10 +80,35 @@ int shim_coord_dir(const char *datafile, char *out, size_t outsz)
     return (size_t)snprintf(out, outsz, "%.*s/.testmon-shim", dirlen, datafile) < outsz ? 0 : -1;
 }
 
+/* Write one marker file into a directory just created; a failure only costs the marker. */
+static void write_marker(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len)
+        unlink(path); /* a half marker is worse than none */
+    close(fd);
+}
+
 int shim_coord_ensure_dir(const char *dir)
 {
     int saved = errno;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) == 0) {
+        /* Ours from the start: mark it as a cache, as pytest marks .pytest_cache, so that the
+         * project's version control and backups leave it alone.  Written before any run file,
+         * so a directory with runs in it always has them. */
+        write_marker(dir, SHIM_COORD_GITIGNORE, "# Created by testmon-shim automatically.\n*\n");
+        write_marker(dir, SHIM_COORD_CACHEDIR_TAG,
+                     "Signature: 8a477f597d28d172789f06886806bc55\n"
+                     "# This file is a cache directory tag created by testmon-shim.\n"
+                     "# For information about cache directory tags, see:\n"
+                     "#\thttps://bford.info/cachedir/spec.html\n");
+    } else if (errno != EEXIST) {
         shim_log_error("cannot create coordination directory %s: %s; make its parent writable or "
                        "set TESTMON_SHIM_DIR to a writable directory", dir, strerror(errno));
         errno = saved;

@@ -6,7 +6,11 @@
  *     <dir>/run-<pid>-<start>.journal-*.json  writes a worker hands to the controller
  *     <dir>/run-<pid>-<start>.joined          one byte: non-zero once a worker has joined
  * Files are written whole to a temporary name and renamed into place, created O_EXCL|O_NOFOLLOW
- * mode 0600; readers refuse symlinks, other owners, non-regular and oversized files. */
+ * mode 0600; readers refuse symlinks, other owners, non-regular and oversized files.
+ * A directory the shim creates also gets the markers of a cache (the convention of .pytest_cache,
+ * mypy's and ruff's caches), so that a project's `git status` stays clean and backup tools skip it:
+ *     <dir>/.gitignore      "*": git ignores the directory, this file included
+ *     <dir>/CACHEDIR.TAG    the Cache Directory Tagging signature (bford.info/cachedir) */
 #ifndef SHIM_COORD_H
 #define SHIM_COORD_H
 #include <cJSON.h>
@@ -28,9 +32,13 @@ int shim_run_alive(const struct shim_run *run);
 
 /* The coordination directory for a datafile; 0 or -1 (name too long). */
 int shim_coord_dir(const char *datafile, char *out, size_t outsz);
-/* Create it if missing (0700) and check that it is ours: a real directory, owned by us, not
- * writable by group or others.  Returns 0 or -1 with a message logged. */
+/* Create it if missing (0700, with the cache markers) and check that it is ours: a real
+ * directory, owned by us, not writable by group or others.  Returns 0 or -1 with a message
+ * logged. */
 int shim_coord_ensure_dir(const char *dir);
+/* The cache markers' names (tools/ lists and removes them too). */
+#define SHIM_COORD_GITIGNORE ".gitignore"
+#define SHIM_COORD_CACHEDIR_TAG "CACHEDIR.TAG"
 /* "run-<pid>-<start>" */
 void shim_coord_run_name(const struct shim_run *run, char *out, size_t outsz);
 

@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #define SHIM_DATAFILE_BASENAME ".testmondata"
+/* The table of the datafile whose pre-run rows workers must see (controller.h, worker.h). */
+#define SHIM_ENV_TABLE "environment"
 
 /* Cheap first look, no system call: could `filename` name a datafile at all?  Its last component
  * (before a URI's query) must be .testmondata, unless $TESTMON_DATAFILE is set, when any name may

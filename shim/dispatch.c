@@ -1,11 +1,58 @@
-/* dispatch.c: find the managed connection, run the policy around the real call. */
+/* dispatch.c: every intercepted call on its way to a policy.  An open: the role of the file in
+ * this process (role.h), then the controller's or worker's open; anything else: find the managed
+ * connection, run its policy around the real call. */
 #include "dispatch.h"
 #include "conn.h"
 #include "controller.h"
 #include "guard.h"
+#include "proc.h"
 #include "real.h"
+#include "role.h"
+#include "unmanaged.h"
 #include "worker.h"
 #include <errno.h>
+
+/* Fail a worker's open in a way Python reports as OperationalError: a real handle in error
+ * state from a path that cannot exist.  The reason was already printed on stderr. */
+static int fail_open(sqlite3 **ppDb)
+{
+    REAL(sqlite3_open_v2)("/nonexistent/testmon-shim/refused", ppDb, SQLITE_OPEN_READONLY, NULL);
+    return SQLITE_CANTOPEN;
+}
+
+int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+{
+    int saved = errno;
+    /* Without every function the policies need (real.c said which), nobody is managed. */
+    enum shim_role role =
+        shim_real_complete() ? shim_role_for_open(filename, flags) : SHIM_ROLE_BYSTANDER;
+    int rc;
+    shim_enter();
+    /* Bad settings are said once per run, by its controller: workers inherit the same ones, and
+     * a worker whose controller never used the shim lets unmanaged.c decide. */
+    if (role == SHIM_ROLE_CONTROLLER)
+        shim_config_report();
+    switch (role) {
+    case SHIM_ROLE_CONTROLLER:
+        rc = shim_controller_open(filename, ppDb, flags, vfs);
+        break;
+    case SHIM_ROLE_WORKER:
+        rc = shim_worker_open(filename, ppDb, flags, vfs);
+        if (rc == SHIM_WORKER_STEP_ASIDE) {
+            shim_role_step_aside();
+            rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
+            shim_unmanaged_worker(); /* gw0 says why, if it is not deliberate */
+        } else if (rc == SHIM_WORKER_REFUSED) {
+            rc = fail_open(ppDb);
+        }
+        break;
+    default:
+        rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
+    }
+    shim_leave();
+    errno = saved;
+    return rc;
+}
 
 /* Around a statement that runs on a managed connection: the controller applies what workers
  * handed over before it starts a transaction; afterwards each role looks at what happened. */
@@ -36,6 +83,8 @@ int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *))
     before(c, db);
     errno = saved;
     int rc = real(stmt);
+    if (rc == SQLITE_ERROR && c->kind == SHIM_CONN_WORKER)
+        rc = shim_worker_after_failed_step(c, stmt, rc, real);
     saved = errno;
     after(c, rc);
     shim_leave();

@@ -1,11 +1,14 @@
-/* dispatch.h: from an intercepted call on a managed connection to its role's policy.
- * The exported wrappers (wrappers.c) call these only when some connection is managed. */
+/* dispatch.h: from an intercepted call to its role's policy.  The exported wrappers (wrappers.c)
+ * call shim_open for every open that is not nested, the rest only when some connection is
+ * managed. */
 #ifndef SHIM_DISPATCH_H
 #define SHIM_DISPATCH_H
 #include <sqlite3.h>
 
 enum shim_prepare_variant { SHIM_PREPARE_V1, SHIM_PREPARE_V2, SHIM_PREPARE_V3 };
 
+/* sqlite3_open_v2 with the policy of this process's role for the file applied. */
+int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
 int shim_step(sqlite3_stmt *stmt, int (*real)(sqlite3_stmt *));
 int shim_prepare(enum shim_prepare_variant v, sqlite3 *db, const char *sql, int n, unsigned flags,
                  sqlite3_stmt **pp, const char **tail);

@@ -3,11 +3,14 @@
 #include "coord.h"
 #include "log.h"
 #include "real.h"
+#include "sqlvalue.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h> /* FICLONE */
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,22 +91,88 @@ static int copy_to(const char *datafile, const char *tmp, long timeout_ms, const
     return rc;
 }
 
-/* Copy, publish by rename, or clean up and say why. */
+/* Reflink `from` to a new file `to` (O_EXCL|O_NOFOLLOW, 0600): 0, or the errno. */
+static int clone_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return errno;
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e = out < 0 ? errno : ioctl(out, FICLONE, in) == 0 ? 0 : errno;
+    close(in);
+    if (out >= 0)
+        close(out);
+    if (e && out >= 0)
+        unlink(to);
+    return e;
+}
+
+/* Where the filesystem shares extents (btrfs, xfs, bcachefs), the copy costs the same whatever
+ * the datafile's size: reflink the file and its WAL while a read transaction pins one committed
+ * state.  Why that is one state: while the reader holds its snapshot (its WAL frames 1..N),
+ * SQLite neither resets nor rewrites those frames, so the WAL clone holds them whole; a
+ * checkpoint running meanwhile may rewrite database pages, but only with the content of frames
+ * 1..N, which the clone's WAL also holds and which win when the copy is opened (its WAL index is
+ * rebuilt from its own WAL); frames appended after N are the later committed states or a torn
+ * tail that recovery drops by checksum.  0, or an errno (ENOTSUP, EXDEV, ... : copy instead). */
+static int clone_to(const char *datafile, const char *tmp, long timeout_ms)
+{
+    char wal[PATH_MAX + 8], twal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", datafile);
+    snprintf(twal, sizeof twal, "%s-wal", tmp);
+    sqlite3 *src = NULL;
+    sqlite3_stmt *st = NULL;
+    int e = EIO;
+    if (REAL(sqlite3_open_v2)(datafile, &src, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        REAL(sqlite3_busy_timeout)(src, (int)(timeout_ms < 1000000 ? timeout_ms : 1000000));
+        if (shim_sql_exec(src, "BEGIN") == SQLITE_OK &&
+            REAL(sqlite3_prepare_v2)(src, "SELECT count(*) FROM sqlite_master", -1, &st,
+                                     NULL) == SQLITE_OK &&
+            REAL(sqlite3_step)(st) == SQLITE_ROW) {
+            struct stat ws;
+            e = clone_file(datafile, tmp);
+            if (e == 0 && stat(wal, &ws) == 0 && ws.st_size > 0 && (e = clone_file(wal, twal)))
+                unlink(tmp);
+        }
+        REAL(sqlite3_finalize)(st);
+        shim_sql_exec(src, "COMMIT");
+    }
+    REAL(sqlite3_close)(src);
+    return e;
+}
+
+/* Publish the copy at tmp (and its WAL, first: a worker that finds the copy must find its WAL
+ * with it) as path. */
+static int publish(const char *tmp, const char *path)
+{
+    char twal[PATH_MAX + 8], pwal[PATH_MAX + 8];
+    snprintf(twal, sizeof twal, "%s-wal", tmp);
+    snprintf(pwal, sizeof pwal, "%s-wal", path);
+    if (access(twal, F_OK) == 0 && rename(twal, pwal) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+/* Clone, else copy; publish by rename, or clean up and say why. */
 static enum shim_frozen_result make_copy(const char *datafile, const char *dir, const char *tmp,
                                          const char *path, long timeout_ms)
 {
     const char *err = "";
+    char twal[PATH_MAX + 8], journal[PATH_MAX + 16];
+    snprintf(twal, sizeof twal, "%s-wal", tmp);
+    snprintf(journal, sizeof journal, "%s-journal", tmp);
     unlink(tmp); /* left by a process that had our pid and died while copying */
-    int rc = copy_to(datafile, tmp, timeout_ms, &err);
-    if (rc == SQLITE_OK && rename(tmp, path) != 0) {
+    unlink(twal);
+    int cloned = clone_to(datafile, tmp, timeout_ms) == 0;
+    int rc = cloned ? SQLITE_OK : copy_to(datafile, tmp, timeout_ms, &err);
+    if (rc == SQLITE_OK && publish(tmp, path) != 0) {
         rc = SQLITE_IOERR;
         err = strerror(errno);
     }
     if (rc == SQLITE_OK)
-        return SHIM_FROZEN_MADE;
+        return cloned ? SHIM_FROZEN_CLONED : SHIM_FROZEN_MADE;
     unlink(tmp);
-    char journal[PATH_MAX + 16];
-    snprintf(journal, sizeof journal, "%s-journal", tmp);
+    unlink(twal);
     unlink(journal);
     shim_log_error("cannot copy %s for the workers to %s (%s); this worker reads the live "
                    "datafile: free disk space or set TESTMON_SHIM_DIR elsewhere",

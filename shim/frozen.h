@@ -8,8 +8,9 @@
  * "Different tests were collected".  This happens without the shim too.  In a serial run the
  * selection reads a database nobody else writes.
  *
- * So the first worker of a run copies the datafile, in one read transaction with SQLite's
- * backup API, to <dir>/<run>.db, and every worker of the run (replacements too) opens that copy
+ * So the first worker of a run copies the datafile, in one read transaction, to <dir>/<run>.db:
+ * as a reflink of the file and its WAL where the filesystem shares extents (btrfs, xfs,
+ * bcachefs: the cost does not grow with the file), else with SQLite's backup API (it does), and every worker of the run (replacements too) opens that copy
  * read-only: the state after the controller's initialisation and before any write a worker
  * caused.  The copy is made under an flock (released if its holder dies), at a temporary name
  * created O_EXCL|O_NOFOLLOW mode 0600, renamed into place; the controller removes it at exit,
@@ -26,6 +27,7 @@ enum shim_frozen_result {
     SHIM_FROZEN_MADE = 0, /* this process made the copy */
     SHIM_FROZEN_SHARED,   /* another worker had made it */
     SHIM_FROZEN_FAILED,   /* no copy (reason logged): read the live file */
+    SHIM_FROZEN_CLONED,   /* this process made the copy as a reflink (btrfs, xfs, bcachefs) */
 };
 
 /* The copy for run `run_name` of `datafile`: its path in *path.  Waits at most timeout_ms for

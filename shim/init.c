@@ -1,13 +1,18 @@
 /* init.c: library lifecycle.  The constructor runs in every process the preload reaches (shells,
  * git, compilers...), so it only reads a few environment variables: no SQLite, no files unless a
- * log file was asked for.  PYTEST_XDIST_WORKER is deliberately not read here (xdist sets it later
- * from Python); role.c reads it at the first datafile open. */
+ * log file was asked for.  The one exception is a Python with SQLite linked in (static.h): its
+ * symbol table is read once.  PYTEST_XDIST_WORKER is deliberately not read here (xdist sets it
+ * later from Python); role.c reads it at the first datafile open. */
 #include "conn.h"
 #include "controller.h"
 #include "guard.h"
 #include "log.h"
+#include "proc.h"
 #include "reach.h"
+#include "real.h"
 #include "role.h"
+#include "static.h"
+#include "worker.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,16 +21,16 @@
 #include <unistd.h>
 
 _Thread_local int shim_depth;
-long shim_initial_ppid;
-struct timespec shim_load_time;
 
 static void child_after_fork(void)
 {
     /* The child is a new process: not the parent's controller, and the parent's handles are
      * not its to manage.  Locks are re-initialised in case the fork caught one held. */
+    shim_real_after_fork();
     shim_conn_forget_all();
     shim_role_reset();
     shim_controller_forget();
+    shim_worker_forget();
     shim_reach_after_fork();
     shim_initial_ppid = (long)getppid(); /* the forking process is this child's parent */
 }
@@ -47,6 +52,8 @@ __attribute__((constructor)) static void shim_init(void)
      * by every shell and compiler the preload reaches. */
     shim_config.bad_log = shim_log_configure(getenv("TESTMON_SHIM_LOG")) != 0;
     shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
+    /* Read now, not at the first open: by then this process's own session may have set it. */
+    shim_config.started_by_test = getenv("PYTEST_CURRENT_TEST") != NULL;
     const char *t = getenv("TESTMON_SHIM_TIMEOUT");
     if (t && *t) {
         char *end;
@@ -57,19 +64,9 @@ __attribute__((constructor)) static void shim_init(void)
             shim_config.timeout_ms = (long)(secs * 1000);
     }
     pthread_atfork(NULL, NULL, child_after_fork);
+    /* A Python with SQLite linked in is hooked now, while this is the only thread (static.h). */
+    shim_static_init();
     errno = saved;
-}
-
-void shim_config_report(void)
-{
-    if (shim_config.bad_log)
-        shim_log_error("TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL error|warn|info|debug; "
-                       "logging errors only", getenv("TESTMON_SHIM_LOG"));
-    if (shim_config.bad_timeout)
-        shim_log_error("TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, 86400]; "
-                       "using 60", getenv("TESTMON_SHIM_TIMEOUT"));
-    shim_config.bad_log = shim_config.bad_timeout = 0;
-    shim_log_report_deferred();
 }
 
 __attribute__((destructor)) static void shim_fini(void)

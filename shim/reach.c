@@ -1,7 +1,8 @@
 /* reach.c: see reach.h. */
 #include "reach.h"
 #include "log.h"
-#include "role.h"
+#include "proc.h"
+#include "static.h"
 #include <errno.h>
 #include <link.h>
 #include <limits.h>
@@ -33,9 +34,17 @@ static int parent_dir(char *dir)
     return 1;
 }
 
+/* Runners that call pytest.main() in their own process, known by their file names: PyCharm's
+ * and VS Code's.  (A project's own run_tests.py cannot be told from any other script.) */
+static int is_ide_runner(const char *arg)
+{
+    const char *b = base_of(arg);
+    return strcmp(b, "_jb_pytest_runner.py") == 0 || strcmp(b, "run_pytest_script.py") == 0;
+}
+
 /* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
  * line names pytest too)?  pytest is argv[0], or argv[0] is python and pytest is its script or
- * its -m module.  Stricter than role.c's shim_is_pytest_process on purpose: there `coverage run
+ * its -m module, or its script is an IDE's runner, or its -c code calls pytest.main().  Stricter than role.c's shim_is_pytest_process on purpose: there `coverage run
  * -m pytest` must still be a controller, here a false alarm costs more than silence.  Returns
  * pytest's first own argument (possibly `end`), or NULL if this is not pytest. */
 static const char *pytest_args(const char *cmdline, const char *end)
@@ -52,12 +61,14 @@ static const char *pytest_args(const char *cmdline, const char *end)
                        ? arg + strlen(arg) + 1
                        : NULL;
         }
-        if (strcmp(arg, "-c") == 0)
-            return NULL; /* python -c CODE: not pytest */
+        if (strcmp(arg, "-c") == 0) { /* python -c CODE: pytest only if CODE runs it here */
+            arg += strlen(arg) + 1;
+            return arg < end && strstr(arg, "pytest.main(") ? arg + strlen(arg) + 1 : NULL;
+        }
         if (strcmp(arg, "-X") == 0 || strcmp(arg, "-W") == 0)
             arg += strlen(arg) + 1; /* an option with a separate value */
     }
-    return arg < end && is_pytest(arg) ? arg + strlen(arg) + 1 : NULL;
+    return arg < end && (is_pytest(arg) || is_ide_runner(arg)) ? arg + strlen(arg) + 1 : NULL;
 }
 
 /* Does pytest's configuration file for `dir` (the first one found from dir upwards, as pytest
@@ -175,19 +186,13 @@ static int forked; /* a child forked from the process that ran pytest: the paren
 
 void shim_reach_after_fork(void) { forked = 1; }
 
-/* Could this process be pytest at all?  argv[0]'s name, which glibc keeps for free, rules out
- * shells, compilers and git without a system call at their exit. */
-static int maybe_pytest(void)
-{
-    const char *n = program_invocation_short_name;
-    return strncmp(n, "pytest", 6) == 0 || strncmp(n, "py.test", 7) == 0 ||
-           strncmp(n, "python", 6) == 0;
-}
-
 void shim_reach_check_at_exit(void)
 {
-    if (shim_config.disabled || forked || shim_proc.role != SHIM_ROLE_NONE || !maybe_pytest())
-        return; /* off, a forked child, a datafile did pass through the shim, or not pytest */
+    /* off, a forked child, a datafile did pass through the shim, not pytest, or static.h said
+     * why at the first datafile connect */
+    if (shim_config.disabled || forked || shim_proc.role != SHIM_ROLE_NONE ||
+        !shim_named_like_python() || shim_static_reported())
+        return;
     /* With libsqlite3.so loaded, the shim was reachable and this process just never opened the
      * datafile: a testmon 1.x controller under xdist leaves that to its workers. */
     if (dl_iterate_phdr(is_libsqlite3, NULL))
@@ -200,8 +205,10 @@ void shim_reach_check_at_exit(void)
                               getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
             shim_log_error("pytest --testmon wrote %s without passing through the shim: this "
                            "Python has SQLite linked in (python-build-standalone, as uv installs "
-                           "it), which LD_PRELOAD cannot reach; `testmon-shim doctor` checks a "
-                           "Python, use one whose sqlite3 module loads libsqlite3.so", path);
+                           "it)%s%s, which the shim cannot reach; `testmon-shim doctor` checks a "
+                           "Python, use one whose sqlite3 module loads libsqlite3.so", path,
+                           shim_static_state() > SHIM_STATIC_HOOKED ? " and " : "",
+                           shim_static_state() > SHIM_STATIC_HOOKED ? shim_static_why() : "");
     }
     errno = saved;
 }

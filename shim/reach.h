@@ -6,7 +6,9 @@
  * one trace such a run leaves is the datafile itself: testmon wrote it while the shim never saw
  * it opened.  At exit, a pytest process that asked for testmon (on its command line, in
  * PYTEST_ADDOPTS, or in its configuration file) checks for that and prints one line, instead of
- * silently doing nothing. */
+ * silently doing nothing.  Started through pytest.main(), pytest is recognised where its command
+ * line shows it: `python -c` code calling pytest.main(), PyCharm's _jb_pytest_runner.py, VS
+ * Code's run_pytest_script.py; a project's own script stays silent (it cannot be told apart). */
 #ifndef SHIM_REACH_H
 #define SHIM_REACH_H
 #include <stddef.h>

@@ -8,13 +8,12 @@
  *  2. RTLD_NEXT: works for programs linked to libsqlite3 directly (the sqlite3 CLI).
  *  3. the SONAME libsqlite3.so.0, if already loaded.
  * A candidate that turns out to be one of our own wrappers is rejected (it would recurse).
- * Objects are found by address with dl_iterate_phdr, not dladdr: dladdr also looks for the
- * nearest symbol, a scan of the object's whole symbol table (1.8 M instructions per resolve in
- * a Python process, most of the cost of the first SQLite call). */
+ * Objects are found by address (object.h).  An interpreter with SQLite linked in fills the table
+ * at load instead (static.h: shim_real_set_all), and nothing is resolved here. */
 #include "real.h"
 #include "log.h"
+#include "object.h"
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,58 +22,55 @@
 _Atomic(void *) shim_real_table[SHIM_REAL_COUNT];
 
 static const char *const names[SHIM_REAL_COUNT] = {
-#define X(name) #name,
+#define X(name, kind) #name,
     SHIM_REAL_FUNCS(X)
 #undef X
 };
+#define OPTIONAL_WRAP 0
+#define OPTIONAL_WRAP_OPT 1
+#define OPTIONAL_USE 0
+static const unsigned char optional[SHIM_REAL_COUNT] = {
+#define X(name, kind) OPTIONAL_##kind,
+    SHIM_REAL_FUNCS(X)
+#undef X
+};
+static atomic_int complete; /* every required function found */
 
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static int resolved_once; /* guarded by resolve_lock */
 
-/* The loaded object whose segments hold an address: its name ("" for the main program) and
- * the span of its PT_LOAD segments. */
-struct object {
-    uintptr_t addr, lo, hi;
-    char name[4096];
-    int found;
-};
+int shim_real_optional(int id) { return id >= 0 && id < SHIM_REAL_COUNT && optional[id]; }
+int shim_real_complete(void) { return atomic_load_explicit(&complete, memory_order_acquire); }
 
-static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* The first required function the table lacks, or -1; under resolve_lock. */
+static int first_missing(void)
 {
-    (void)size;
-    struct object *o = arg;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    int hit = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
-            continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        lo = start < lo ? start : lo;
-        hi = end > hi ? end : hi;
-        hit |= o->addr >= start && o->addr < end;
-    }
-    if (!hit)
-        return 0;
-    o->lo = lo;
-    o->hi = hi;
-    o->found = 1;
-    snprintf(o->name, sizeof o->name, "%s", info->dlpi_name ? info->dlpi_name : "");
-    return 1;
+    for (int i = 0; i < SHIM_REAL_COUNT; i++)
+        if (!optional[i] && !atomic_load_explicit(&shim_real_table[i], memory_order_relaxed))
+            return i;
+    return -1;
 }
 
-static int object_of(const void *addr, struct object *o)
+/* Once resolved: is anything required missing?  Then say so, once, and pass everything
+ * through (dispatch.c asks shim_real_complete before any policy). */
+static void check_complete(void)
 {
-    memset(o, 0, sizeof *o);
-    o->addr = (uintptr_t)addr;
-    return addr && dl_iterate_phdr(find_object, o) && o->found;
+    int miss = first_missing();
+    atomic_store_explicit(&complete, miss < 0, memory_order_release);
+    if (miss >= 0) {
+        int (*version)(void) =
+            (int (*)(void))atomic_load(&shim_real_table[SHIM_REAL_sqlite3_libversion_number]);
+        shim_log_error("this process's SQLite (%d) lacks %s, which the shim needs: it passes "
+                       "every call through; use a Python whose SQLite is 3.7.15 or newer",
+                       version ? version() : 0, names[miss]);
+    }
 }
 
 /* A handle for the object holding addr, without loading anything; NULL if none. */
 static void *handle_of(const void *addr)
 {
-    struct object o;
-    if (!object_of(addr, &o))
+    struct shim_object o;
+    if (!shim_object_of(addr, &o))
         return NULL;
     return dlopen(o.name[0] ? o.name : NULL, RTLD_NOLOAD | RTLD_LAZY);
 }
@@ -85,8 +81,8 @@ static uintptr_t self_lo, self_hi; /* the shim's own segments; under resolve_loc
 static int is_ours(void *p)
 {
     if (!self_hi) {
-        struct object self;
-        if (object_of((void *)&shim_real_resolve, &self)) {
+        struct shim_object self;
+        if (shim_object_of((void *)&shim_real_resolve, &self)) {
             self_lo = self.lo;
             self_hi = self.hi;
         }
@@ -124,6 +120,20 @@ static int fill_table(void *handle)
     return 1;
 }
 
+void shim_real_after_fork(void) { pthread_mutex_init(&resolve_lock, NULL); }
+
+const char *shim_real_name(int id) { return id >= 0 && id < SHIM_REAL_COUNT ? names[id] : "?"; }
+
+void shim_real_set_all(void *const fns[SHIM_REAL_COUNT])
+{
+    pthread_mutex_lock(&resolve_lock);
+    for (int i = 0; i < SHIM_REAL_COUNT; i++)
+        atomic_store_explicit(&shim_real_table[i], fns[i], memory_order_release);
+    resolved_once = 1;
+    check_complete();
+    pthread_mutex_unlock(&resolve_lock);
+}
+
 void *shim_real_resolve(int id, const void *caller)
 {
     pthread_mutex_lock(&resolve_lock);
@@ -135,6 +145,8 @@ void *shim_real_resolve(int id, const void *caller)
         if (!ok && (h = dlopen("libsqlite3.so.0", RTLD_NOLOAD | RTLD_LAZY)))
             ok = fill_table(h);
         resolved_once = ok;
+        if (ok)
+            check_complete();
     }
     pthread_mutex_unlock(&resolve_lock);
     void *p = atomic_load_explicit(&shim_real_table[id], memory_order_acquire);

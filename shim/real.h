@@ -7,23 +7,12 @@
  * goes through REAL(); a direct call would be an undefined symbol in a Python process. */
 #ifndef SHIM_REAL_H
 #define SHIM_REAL_H
+#include "api.h"
 #include <sqlite3.h>
 #include <stdatomic.h>
 
-#define SHIM_REAL_FUNCS(X)                                                                       \
-    X(sqlite3_open_v2) X(sqlite3_prepare_v2) X(sqlite3_prepare_v3) X(sqlite3_prepare)            \
-    X(sqlite3_step) X(sqlite3_exec) X(sqlite3_close) X(sqlite3_close_v2)                         \
-    X(sqlite3_finalize) X(sqlite3_reset) X(sqlite3_db_handle)          \
-    X(sqlite3_get_autocommit) X(sqlite3_commit_hook) X(sqlite3_busy_timeout) X(sqlite3_errmsg)   \
-    X(sqlite3_errcode) X(sqlite3_column_count) X(sqlite3_column_type) X(sqlite3_column_int64)    \
-    X(sqlite3_column_double) X(sqlite3_column_text) X(sqlite3_column_blob) X(sqlite3_column_bytes) \
-    X(sqlite3_column_name) X(sqlite3_bind_int64) X(sqlite3_bind_double) X(sqlite3_bind_text)     \
-    X(sqlite3_bind_blob) X(sqlite3_bind_null) X(sqlite3_mprintf) X(sqlite3_free)                 \
-    X(sqlite3_libversion_number) X(sqlite3_db_readonly) X(sqlite3_stmt_readonly)               \
-    X(sqlite3_errstr) X(sqlite3_backup_init) X(sqlite3_backup_step) X(sqlite3_backup_finish)
-
 enum shim_real_id {
-#define X(name) SHIM_REAL_##name,
+#define X(name, kind) SHIM_REAL_##name,
     SHIM_REAL_FUNCS(X)
 #undef X
     SHIM_REAL_COUNT
@@ -34,6 +23,17 @@ extern _Atomic(void *) shim_real_table[SHIM_REAL_COUNT];
 /* Slow path: resolve the whole table using `caller` (a return address inside the library that
  * called us) to find the right SQLite.  Returns the function or NULL (an error was logged). */
 void *shim_real_resolve(int id, const void *caller);
+
+/* The name of function `id` ("sqlite3_step"). */
+const char *shim_real_name(int id);
+/* May this process's SQLite lack function `id` (api.h: WRAP_OPT)? */
+int shim_real_optional(int id);
+/* Did resolution find every function this process needs (all but the optional ones)?  0 also
+ * before anything was resolved.  Without them the process passes everything through. */
+int shim_real_complete(void);
+/* Fill the whole table at once, and never resolve: an interpreter with SQLite linked in, whose
+ * functions were found in its symbol table (static.h).  Called before any SQLite call. */
+void shim_real_set_all(void *const fns[SHIM_REAL_COUNT]);
 
 /* The real function `name`, typed.  Must be expanded inside the exported wrapper (or a function
  * it calls with the caller's address) so that __builtin_return_address(0) is the caller. */
@@ -46,5 +46,7 @@ static inline void *shim_real_get(int id, const void *caller)
     return p ? p : shim_real_resolve(id, caller);
 }
 
-/* For the fork handler: nothing to reset (the table stays valid in the child). */
+/* For the fork handler: the table stays valid in the child, but a thread of the parent may have
+ * held the resolve lock at the fork, and that thread does not exist in the child. */
+void shim_real_after_fork(void);
 #endif

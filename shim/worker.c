@@ -1,12 +1,12 @@
 /* worker.c: waiting, the read-only open, shadows, and copy-on-first-write. */
 #include "worker.h"
-#include "controller.h"
 #include "coord.h"
+#include "datafile.h"
 #include "frozen.h"
 #include "journal.h"
 #include "log.h"
+#include "proc.h"
 #include "real.h"
-#include "role.h"
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <ctype.h>
@@ -20,12 +20,19 @@
  * something changes (at open, after a table is copied, after a hand-over). */
 static struct {
     int materialised;
+    int restored;                /* copies set aside after a commit (restore_views) */
     long rows_handed, hand_errors;
     long long released_after_us; /* from the controller's ready to seeing it; -1: never waited */
     long copy_ms;                /* time spent getting the run's copy of the datafile */
     char outcome[160];
     const char *reads;           /* "copy (made)", "copy (shared)" or "live datafile" */
 } report = {.released_after_us = -1};
+
+void shim_worker_forget(void)
+{
+    memset(&report, 0, sizeof report);
+    report.released_after_us = -1;
+}
 
 static void write_report(void)
 {
@@ -44,6 +51,7 @@ static void write_report(void)
         cJSON_AddNumberToObject(j, "copy_ms", (double)report.copy_ms);
     }
     cJSON_AddNumberToObject(j, "tables_copied", report.materialised);
+    cJSON_AddNumberToObject(j, "tables_restored", report.restored);
     cJSON_AddNumberToObject(j, "rows_handed_over", (double)report.rows_handed);
     cJSON_AddNumberToObject(j, "hand_over_errors", (double)report.hand_errors);
     char *text = cJSON_PrintUnformatted(j);
@@ -200,10 +208,66 @@ static int fill_from_snapshot(sqlite3 *db, const char *table, const cJSON *snap)
     return rc;
 }
 
-/* Turn the shadow of <table> into a TEMP table: from the snapshot (environment) or a copy of
- * main's rows; journaled unless it is environment or scratch.  Runs in a savepoint. */
+/* The name a journaled copy of <table> goes by while it is set aside (see restore_views). */
+#define OWN_PREFIX "testmon_shim_own_"
+
+/* Does sql (an sqlite3_mprintf string, freed here) return a row? */
+static int has_row(sqlite3 *db, char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int yes = sql && REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL) == SQLITE_OK &&
+              REAL(sqlite3_step)(st) == SQLITE_ROW;
+    REAL(sqlite3_finalize)(st);
+    REAL(sqlite3_free)(sql);
+    return yes;
+}
+
+/* Does temp.<name> exist as a table? */
+static int temp_table_exists(sqlite3 *db, const char *name)
+{
+    return has_row(db, REAL(sqlite3_mprintf)("SELECT 1 FROM temp.sqlite_master WHERE type = "
+                                             "'table' AND name = %Q", name));
+}
+
+/* Swap the shadow of <table> between the view of the run's state and the worker's own copy, in
+ * one savepoint: to_own drops the view and renames the set-aside copy back; otherwise the copy is
+ * renamed aside and the view created again.  The copy's indexes and journal triggers follow the
+ * renames, and its rowids stay what the controller was handed. */
+static int swap_shadow(sqlite3 *db, const char *table, int to_own)
+{
+    char *sql = to_own
+        ? REAL(sqlite3_mprintf)("SAVEPOINT testmon_shim_s; DROP VIEW temp.\"%w\"; "
+                                "ALTER TABLE temp.\"" OWN_PREFIX "%w\" RENAME TO \"%w\"; "
+                                "RELEASE testmon_shim_s", table, table, table)
+        : REAL(sqlite3_mprintf)("SAVEPOINT testmon_shim_s; ALTER TABLE temp.\"%w\" RENAME TO "
+                                "\"" OWN_PREFIX "%w\"; CREATE TEMP VIEW \"%w\" AS SELECT * FROM "
+                                "main.\"%w\"; RELEASE testmon_shim_s", table, table, table, table);
+    int rc = shim_sql_exec(db, sql);
+    REAL(sqlite3_free)(sql);
+    if (rc != SQLITE_OK) {
+        shim_sql_exec(db, "ROLLBACK TO testmon_shim_s");
+        shim_sql_exec(db, "RELEASE testmon_shim_s");
+    }
+    return rc;
+}
+
+/* Turn the shadow of <table> into a TEMP table: from the snapshot (environment), the worker's
+ * own copy set aside at its last commit, or a copy of main's rows; journaled unless it is
+ * environment or scratch.  Runs in a savepoint. */
 static int materialise(sqlite3 *db, const char *table, const cJSON *snapshot, int is_view)
 {
+    char own[300];
+    snprintf(own, sizeof own, OWN_PREFIX "%s", table);
+    if (is_view && temp_table_exists(db, own)) {
+        int rc = swap_shadow(db, table, 1);
+        if (rc == SQLITE_OK)
+            shim_log_debug("took back this worker's own copy of table %s", table);
+        else
+            shim_log_error("cannot take back this worker's copy of table %s (%s); its writes to "
+                           "it will fail: please report this with TESTMON_SHIM_LOG=debug output",
+                           table, REAL(sqlite3_errmsg)(db));
+        return rc;
+    }
     char *ddl = temp_table_ddl(db, table);
     if (!ddl)
         return SQLITE_ERROR;
@@ -345,7 +409,8 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     char copy[PATH_MAX];
     static const char *const reads[] = {[SHIM_FROZEN_MADE] = "copy (made)",
                                         [SHIM_FROZEN_SHARED] = "copy (shared)",
-                                        [SHIM_FROZEN_FAILED] = "live datafile"};
+                                        [SHIM_FROZEN_FAILED] = "live datafile",
+                                        [SHIM_FROZEN_CLONED] = "copy (cloned)"};
     enum shim_frozen_result fr = shim_frozen_get(shim_proc.dir, shim_proc.run_name,
                                                  shim_proc.datafile, shim_config.timeout_ms, copy,
                                                  sizeof copy, &report.copy_ms);
@@ -376,15 +441,9 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
 /* Is temp.<name> one of our shadow views (a temp view over a main table of that name)? */
 static int is_shadow_view(sqlite3 *db, const char *name)
 {
-    char *sql = REAL(sqlite3_mprintf)(
+    return has_row(db, REAL(sqlite3_mprintf)(
         "SELECT 1 FROM temp.sqlite_master t, main.sqlite_master m WHERE t.type = 'view' AND "
-        "t.name = %Q AND m.type = 'table' AND m.name = %Q", name, name);
-    sqlite3_stmt *st = NULL;
-    int yes = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL) == SQLITE_OK &&
-              REAL(sqlite3_step)(st) == SQLITE_ROW;
-    REAL(sqlite3_finalize)(st);
-    REAL(sqlite3_free)(sql);
-    return yes;
+        "t.name = %Q AND m.type = 'table' AND m.name = %Q", name, name));
 }
 
 /* The statement classifier.  "cannot modify X because it is a view" is how SQLite refuses, at
@@ -434,10 +493,66 @@ static void hand_over(struct shim_conn *c)
     write_report();
 }
 
+/* The rule (worker.h): once a transaction has committed and been handed over, the tables it
+ * wrote show the run's state again.  The journaled copies are set aside, not dropped: a later
+ * write takes its copy back, so the rows it adds get the rowids the controller expects after
+ * replaying this worker's earlier journals. */
+static void restore_views(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (REAL(sqlite3_prepare_v2)(db, "SELECT tbl_name FROM temp.sqlite_master WHERE type = "
+                                     "'trigger' AND name LIKE 'testmon\\_shim\\_ji\\_%' ESCAPE '\\' "
+                                     "AND substr(tbl_name, 1, length('" OWN_PREFIX "')) != '" OWN_PREFIX "'",
+                                 -1, &st, NULL) != SQLITE_OK)
+        return;
+    char *names[256];
+    int n = 0;
+    while (n < 256 && REAL(sqlite3_step)(st) == SQLITE_ROW)
+        names[n++] = REAL(sqlite3_mprintf)("%s", REAL(sqlite3_column_text)(st, 0));
+    REAL(sqlite3_finalize)(st);
+    for (int i = 0; i < n; i++) {
+        if (swap_shadow(db, names[i], 0) == SQLITE_OK) {
+            report.restored++;
+            shim_log_debug("table %s shows the run's state again", names[i]);
+        } else {
+            /* a statement still reading the copy holds it: it stays until the next commit, and
+             * meanwhile this worker may order its tests from its own writes */
+            shim_log_error("table %s keeps this worker's writes after its commit (%s); if xdist "
+                           "says 'Different tests were collected', please report this with "
+                           "TESTMON_SHIM_LOG=debug output", names[i], REAL(sqlite3_errmsg)(db));
+        }
+        REAL(sqlite3_free)(names[i]);
+    }
+    if (n)
+        write_report();
+}
+
 void shim_worker_after_step(struct shim_conn *c)
 {
-    if (shim_conn_take_commit(c))
-        hand_over(c);
+    if (!shim_conn_take_commit(c))
+        return;
+    hand_over(c);
+    restore_views(atomic_load(&c->db));
+}
+
+int shim_worker_after_failed_step(struct shim_conn *c, sqlite3_stmt *stmt, int rc,
+                                  int (*step)(sqlite3_stmt *))
+{
+    sqlite3 *db = atomic_load(&c->db);
+    char name[256];
+    /* A statement prepared while the table it writes was the worker's copy, stepped again after
+     * restore_views made it a view: SQLite re-prepares it on the schema change and refuses with
+     * the same message as at prepare.  Take the copy back, then reset (which reports the old
+     * error, already handled) and step again, which re-prepares against the copy. */
+    for (int round = 0;
+         round < 16 && rc == SQLITE_ERROR && shim_worker_written_view(db, name, sizeof name);
+         round++) {
+        if (materialise(db, name, NULL, 1) != SQLITE_OK)
+            break;
+        REAL(sqlite3_reset)(stmt);
+        rc = step(stmt);
+    }
+    return rc;
 }
 
 void shim_worker_close(struct shim_conn *c) { hand_over(c); }

@@ -9,7 +9,19 @@
  *   - every other table: a TEMP view of main.  The first statement that writes one turns it into
  *     a TEMP copy (prepare-time, before the statement compiles against it) whose changes are
  *     journaled for the controller unless the table is per-process scratch.
- * Writes to testmon's own TEMP tables are untouched. */
+ * Writes to testmon's own TEMP tables are untouched.
+ *
+ * The rule: every worker of a run selects and orders its tests from the same state, the run's
+ * copy.  A worker sees its own writes to a table while its transaction lasts; once the
+ * transaction has committed and been handed to the controller, the table shows the run's state
+ * again (the copy is set aside, and taken back by the worker's next write to that table, so its
+ * rowids stay the controller's).  Only the environment stand-in and per-process scratch keep the
+ * worker's writes.  Why: testmon 1.4-2.1.0's gw0 writes the test sync in its collection hook and
+ * then, like every other worker, orders the selected tests by durations it reads back
+ * (sort_items_by_duration over all_tests); xdist requires all workers to collect the same tests
+ * in the same order, so gw0 must not order from its own sync while the others order from the
+ * copy.  A serial run orders after its sync, but order is not selection: which tests run, and
+ * their outcomes, depend only on reads made before the sync. */
 #ifndef SHIM_WORKER_H
 #define SHIM_WORKER_H
 #include "conn.h"
@@ -27,9 +39,18 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
 typedef int (*shim_prepare_thunk)(void *args);
 int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_thunk prepare,
                                      void *args);
-/* After a step or exec: hand committed journal rows to the controller. */
+/* After a step or exec: hand committed journal rows to the controller, then show the run's
+ * state again in the tables the transaction wrote (the rule above). */
 void shim_worker_after_step(struct shim_conn *c);
+/* A step that failed because the statement, prepared against the worker's copy of a table, was
+ * re-prepared against the view that replaced it: take the copy back and step again.  Returns
+ * the new result code (rc unchanged when that was not the cause). */
+int shim_worker_after_failed_step(struct shim_conn *c, sqlite3_stmt *stmt, int rc,
+                                  int (*step)(sqlite3_stmt *));
 void shim_worker_close(struct shim_conn *c);
+/* After fork: the child's report starts empty (a process a worker forks that opens the datafile
+ * is a worker of its own, with its own report file). */
+void shim_worker_forget(void);
 
 /* The classifier: did the prepare that just failed on `db` write to one of our shadow views?
  * Then *name is that view's (and main table's) name.  Exposed for tests and fuzzing. */

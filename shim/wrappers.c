@@ -4,8 +4,9 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "guard.h"
+#include "proc.h"
 #include "real.h"
-#include "role.h"
+#include "static.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 /* The bystander's path, first thing in every wrapper: the resolved function and no managed
@@ -160,5 +161,27 @@ SHIM_EXPORT int sqlite3_close_v2(sqlite3 *db)
     return close_slow(db, SHIM_REAL_sqlite3_close_v2, CALLER);
 }
 
-/* The one non-SQLite export: lets tools and tests ask a process whether the shim is loaded. */
+/* What an interpreter with SQLite linked in hooks to (static.h): the same wrappers, the functions
+ * api.h marks WRAP or WRAP_OPT. */
+#define WRAPPER_WRAP(name) (void *)&name
+#define WRAPPER_WRAP_OPT(name) (void *)&name
+#define WRAPPER_USE(name) NULL
+static void *const wrapper[SHIM_REAL_COUNT] = {
+#define X(name, kind) [SHIM_REAL_##name] = WRAPPER_##kind(name),
+    SHIM_REAL_FUNCS(X)
+#undef X
+};
+
+void *shim_wrapper_of(int id) { return id >= 0 && id < SHIM_REAL_COUNT ? wrapper[id] : NULL; }
+
+/* The non-SQLite exports: the version (tools and tests ask a process whether the shim is loaded)
+ * and the pytest plugin's switch below. */
 SHIM_EXPORT const char *testmon_shim_version(void) { return TESTMON_SHIM_VERSION; }
+
+/* The pytest plugin's switch (python/testmon_shim/plugin.py): it loaded the library into a run
+ * that turned out not to be an xdist run of testmon, so this process passes everything through,
+ * as with TESTMON_SHIM=off.  Called from Python before testmon opens its datafile. */
+SHIM_EXPORT void testmon_shim_off(void)
+{
+    __atomic_store_n(&shim_config.disabled, 1, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,168 @@
+/* static.c: see static.h. */
+#include "static.h"
+#include "datafile.h"
+#include "elfsym.h"
+#include "hook.h"
+#include "log.h"
+#include "object.h"
+#include "proc.h"
+#include "real.h"
+#include "session.h"
+#include <dlfcn.h>
+#include <limits.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum shim_static_state state;
+static char why[PATH_MAX + 512];
+static int said; /* the audit hook printed its line */
+
+enum shim_static_state shim_static_state(void) { return state; }
+int shim_static_reported(void) { return said; }
+const char *shim_static_why(void) { return why; }
+
+/* --- stepping aside: the one line at the first datafile connect (an audit hook) --- */
+
+struct py_audit_api {
+    int (*add_hook)(int (*)(const char *, void *, void *), void *);
+    void *(*tuple_item)(void *, long);
+    void *(*fspath)(void *);
+    const char *(*utf8)(void *);
+    char *(*bytes)(void *);
+    void (*decref)(void *);
+    void (*err_clear)(void);
+};
+static struct py_audit_api py;
+
+/* The path a sqlite3.connect event names, into buf; 0 if it is not a path. */
+static int connect_path(void *args, char *buf, size_t bufsz)
+{
+    void *db = py.tuple_item(args, 0), *p = db ? py.fspath(db) : NULL;
+    const char *s = p ? py.utf8(p) : NULL;
+    if (p && !s) { /* bytes */
+        py.err_clear();
+        s = py.bytes(p);
+    }
+    if (s)
+        snprintf(buf, bufsz, "%s", s);
+    if (p)
+        py.decref(p);
+    py.err_clear(); /* a connect to something that is no path: not ours to fail */
+    return s != NULL;
+}
+
+static int audit(const char *event, void *args, void *data)
+{
+    (void)data;
+    if (said || strcmp(event, "sqlite3.connect") != 0)
+        return 0;
+    int saved = errno;
+    char path[4096];
+    const char *wid = getenv("PYTEST_XDIST_WORKER");
+    /* Said by the run's controller, not by its workers, nor by a script or a nested pytest
+     * that opens the datafile (role.h's bystanders). */
+    if (connect_path(args, path, sizeof path) && shim_datafile_maybe(path) && !(wid && *wid) &&
+        !shim_config.disabled && !shim_config.started_by_test &&
+        (shim_is_pytest_process() || shim_session_witness())) {
+        said = 1;
+        shim_log_error("this Python has SQLite linked in and %s, so the shim cannot reach it and "
+                       "steps aside: pytest -n --testmon may fail as without it; use a Python "
+                       "whose symbol table is kept (uv's own builds keep it) or whose sqlite3 "
+                       "module loads libsqlite3.so (`testmon-shim doctor` checks one)", why);
+    }
+    errno = saved;
+    return 0;
+}
+
+static void watch_connects(void)
+{
+    py.add_hook = (int (*)(int (*)(const char *, void *, void *), void *))dlsym(
+        RTLD_DEFAULT, "PySys_AddAuditHook");
+    py.tuple_item = (void *(*)(void *, long))dlsym(RTLD_DEFAULT, "PyTuple_GetItem");
+    py.fspath = (void *(*)(void *))dlsym(RTLD_DEFAULT, "PyOS_FSPath");
+    py.utf8 = (const char *(*)(void *))dlsym(RTLD_DEFAULT, "PyUnicode_AsUTF8");
+    py.bytes = (char *(*)(void *))dlsym(RTLD_DEFAULT, "PyBytes_AsString");
+    py.decref = (void (*)(void *))dlsym(RTLD_DEFAULT, "Py_DecRef");
+    py.err_clear = (void (*)(void))dlsym(RTLD_DEFAULT, "PyErr_Clear");
+    dlerror();
+    if (py.add_hook && py.tuple_item && py.fspath && py.utf8 && py.bytes && py.decref &&
+        py.err_clear)
+        py.add_hook(audit, NULL); /* Python 3.8+; allowed before Py_Initialize */
+}
+
+/* --- reaching it --- */
+
+/* Hook the interposed entry points found in `object`; fill the table.  0, or -1 with why set. */
+static int reach(const struct shim_object *o, void *const *wrappers)
+{
+    const char *names[SHIM_REAL_COUNT];
+    struct shim_elfsym syms[SHIM_REAL_COUNT];
+    for (int i = 0; i < SHIM_REAL_COUNT; i++)
+        names[i] = shim_real_name(i);
+    /* Messages name the file a user knows, not /proc/self/exe or bin/../lib. */
+    char path[PATH_MAX];
+    if (!realpath(shim_object_path(o), path))
+        snprintf(path, sizeof path, "%s", shim_object_path(o));
+    int found = shim_elfsym_lookup(path, names, SHIM_REAL_COUNT, syms);
+    if (found == SHIM_ELFSYM_STRIPPED) {
+        state = SHIM_STATIC_STRIPPED;
+        snprintf(why, sizeof why, "%s has no symbol table (stripped with --strip-all)", path);
+        return -1;
+    }
+    state = SHIM_STATIC_REFUSED;
+    if (found < 0) {
+        snprintf(why, sizeof why, "%s cannot be read to find SQLite in it", path);
+        return -1;
+    }
+    void *fns[SHIM_REAL_COUNT];
+    struct shim_hook hooks[SHIM_REAL_COUNT];
+    int n = 0;
+    for (int i = 0; i < SHIM_REAL_COUNT; i++) {
+        if (!syms[i].value && !shim_real_optional(i)) {
+            snprintf(why, sizeof why, "%s is not in the symbol table of %s", names[i], path);
+            return -1;
+        }
+        fns[i] = syms[i].value ? (void *)(o->bias + syms[i].value) : NULL;
+        if (wrappers[i] && fns[i])
+            hooks[n++] = (struct shim_hook){fns[i], syms[i].size, wrappers[i], NULL};
+    }
+    char hwhy[400];
+    if (shim_hook_install(hooks, n, hwhy, sizeof hwhy) != 0) {
+        snprintf(why, sizeof why, "%s: %s", path, hwhy);
+        return -1;
+    }
+    for (int i = 0, h = 0; i < SHIM_REAL_COUNT; i++)
+        if (wrappers[i] && fns[i])
+            fns[i] = hooks[h++].trampoline;
+    shim_real_set_all(fns);
+    state = SHIM_STATIC_HOOKED;
+    snprintf(why, sizeof why, "%s", path);
+    return 0;
+}
+
+void shim_static_init(void)
+{
+    if (shim_config.disabled || !shim_wrapper_of || !shim_named_like_python())
+        return;
+    int saved = errno;
+    /* Built in: resolvable before anything imported it.  And SQLite hidden: a libsqlite3 in the
+     * global scope (a Python linked to it) is the ordinary case. */
+    void *init = dlsym(RTLD_DEFAULT, "PyInit__sqlite3");
+    void *visible = init ? dlsym(RTLD_DEFAULT, "sqlite3_libversion_number") : NULL;
+    dlerror();
+    struct shim_object o;
+    if (!init || visible || !shim_object_of(init, &o)) {
+        errno = saved;
+        return;
+    }
+    void *wrappers[SHIM_REAL_COUNT];
+    for (int i = 0; i < SHIM_REAL_COUNT; i++)
+        wrappers[i] = shim_wrapper_of(i);
+    if (reach(&o, wrappers) == 0)
+        shim_log_debug("SQLite linked into %s: its entry points are hooked", why);
+    else
+        watch_connects();
+    errno = saved;
+}

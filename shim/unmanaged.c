@@ -1,0 +1,129 @@
+/* unmanaged.c: see unmanaged.h. */
+#include "unmanaged.h"
+#include "coord.h"
+#include "datafile.h"
+#include "log.h"
+#include "proc.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int shim_unmanaged_parent_holds(long pid, const char *datafile, char *other, unsigned othersz)
+{
+    struct stat want, st;
+    char dir[64];
+    if (stat(datafile, &want) != 0)
+        return 0;
+    snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+    DIR *d = opendir(dir); /* our own uid's process: readable without privileges */
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (found != 1 && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+            found = 1;
+            continue;
+        }
+        char link[PATH_MAX];
+        ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+        if (n <= 0)
+            continue;
+        link[n] = 0;
+        const char *base = strrchr(link, '/');
+        if (base && strcmp(base + 1, SHIM_DATAFILE_BASENAME) == 0) {
+            snprintf(other, othersz, "%s", link);
+            found = 2;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* Was process `pid` started inside an xdist worker (PYTEST_XDIST_WORKER in the environment it
+ * started with)?  Then it is a nested pytest, a bystander by rule (role.h), and so are the
+ * workers it starts.  /proc/<pid>/environ holds that initial environment, not later changes. */
+static int started_in_worker(long pid)
+{
+    static const char key[] = "PYTEST_XDIST_WORKER=";
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    /* Entries are NUL-terminated; keep the tail of each read that may hold a cut entry start. */
+    size_t have = 0, keep = sizeof key - 1;
+    int found = 0, at_start = 1;
+    ssize_t n;
+    while (!found && (n = read(fd, buf + have, sizeof buf - have)) > 0) {
+        size_t len = have + (size_t)n, i;
+        for (i = 0; i < len && !found; i++) {
+            if (at_start && len - i >= keep && memcmp(buf + i, key, keep) == 0)
+                found = 1;
+            if (at_start && len - i < keep)
+                break; /* an entry start too close to the end: look again with more bytes */
+            at_start = buf[i] == 0;
+        }
+        have = i < len ? len - i : 0;
+        memmove(buf, buf + len - have, have);
+    }
+    close(fd);
+    return found;
+}
+
+/* Did the controller already say why it could not publish (an unusable coordination directory)?
+ * Then the worker has nothing to add.  Mirrors shim_coord_ensure_dir without creating anything. */
+static int controller_spoke(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            *slash = 0;
+        return errno != ENOENT || access(slash ? parent : ".", W_OK | X_OK) != 0;
+    }
+    return !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022);
+}
+
+void shim_unmanaged_worker(void)
+{
+    int saved = errno;
+    if (shim_config.started_by_test || strcmp(shim_proc.worker_id, "gw0") != 0) {
+        errno = saved;
+        return; /* a nested run, or not the run's first worker: gw0 speaks for the run */
+    }
+    long pid = shim_proc.run.pid;
+    if (started_in_worker(pid)) {
+        errno = saved;
+        return; /* the parent is a pytest nested in another run's worker: a bystander */
+    }
+    char other[PATH_MAX];
+    int holds = shim_unmanaged_parent_holds(pid, shim_proc.datafile, other, sizeof other);
+    if (holds == 1 && !controller_spoke(shim_proc.dir)) {
+        shim_config_report(); /* the controller did not: it never used the shim */
+        shim_log_error("the controller (pid %ld) has %s open but published no run: it was not "
+                       "recognised as a pytest session with testmon, so this xdist run is not "
+                       "managed and may fail as upstream does ('attempt to write a readonly "
+                       "database'); start pytest as `pytest` or `python -m pytest`, run "
+                       "`testmon-shim doctor`, and please report how this one was started",
+                       pid, shim_proc.datafile);
+    } else if (holds == 2) {
+        shim_config_report();
+        shim_log_error("this worker opens %s but its controller (pid %ld) has %s open: it cannot "
+                       "find its run, so this xdist run is not managed; give the controller and "
+                       "its workers the same datafile (rootdir, or TESTMON_DATAFILE as an "
+                       "absolute path)", shim_proc.datafile, pid, other);
+    }
+    errno = saved;
+}
