@@ -61,6 +61,8 @@ int cmd_clean(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const struct tool_file *f = &files[i];
         int stale;
+        if (f->kind == TF_MARKER)
+            continue; /* the directory's own: removed with it, below */
         if (f->kind == TF_TEMP)
             stale = !tool_pid_exists(f->pid);
         else if (f->kind == TF_OTHER)
@@ -90,6 +92,17 @@ int cmd_clean(int argc, char **argv)
             tool_error("clean: cannot remove %s/%s: %s", dir, f->name, strerror(errno));
             rc = TOOL_FAIL;
             kept++;
+        }
+    }
+    /* Nothing of any run left: the markers go too, then the directory. */
+    for (size_t i = 0; i < n && !dry && kept == 0 && rc == TOOL_OK; i++) {
+        if (files[i].kind != TF_MARKER)
+            continue;
+        if (unlinkat(dfd, files[i].name, 0) == 0)
+            printf("removed %s/%s\n", dir, files[i].name);
+        else if (errno != ENOENT) {
+            tool_error("clean: cannot remove %s/%s: %s", dir, files[i].name, strerror(errno));
+            rc = TOOL_FAIL;
         }
     }
     free(files);

@@ -2,6 +2,7 @@
  * One line per check ("ok", "note", "warn", "FAIL"), then a verdict line.
  * Exit: 0 works, 1 cannot work, 2 usage error, 3 works but with warnings. */
 #include "elf.h"
+#include "../shim/elfsym.h"
 #include "libpath.h"
 #include "runfiles.h"
 #include "spawn.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +127,13 @@ static const char query_script[] =
     "    from importlib import metadata as md\n"
     "except ImportError:\n"
     "    md = None\n"
+    "try:\n"  /* the wheel's pytest plugin: python/testmon_shim/plugin.py */
+    "    from testmon_shim.plugin import doctor_report\n"
+    "    d['plugin'] = list(doctor_report())\n"
+    "except ModuleNotFoundError:\n"
+    "    pass\n"
+    "except Exception as e:\n"
+    "    d['plugin'] = ['warn', 'cannot tell (%s: %s)' % (type(e).__name__, e)]\n"
     "for n in ('pytest', 'pytest-xdist', 'pytest-testmon'):\n"
     "    try:\n"
     "        d['packages'][n] = md.version(n)\n"
@@ -189,6 +198,34 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* SQLite linked into the interpreter and hidden from the dynamic linker (python-build-standalone:
+ * uv, rye, mise): the library hooks it through the symbol table where it can (shim/static.h). */
+static void check_linked_in(const char *how, const char *object)
+{
+    static const char *const api[] = {"sqlite3_open_v2", "sqlite3_prepare_v2", "sqlite3_step",
+                                      "sqlite3_close_v2"};
+    struct shim_elfsym syms[4];
+    int n = shim_elfsym_lookup(object, api, 4, syms);
+#if defined(__x86_64__)
+    if (n == 4)
+        check("ok", "sqlite: %s %s has SQLite linked in and hidden (python-build-standalone: "
+              "uv, rye, mise); the shim hooks its entry points, found in the symbol table",
+              how, object);
+    else
+#endif
+        check("FAIL", "sqlite: %s %s has SQLite linked in and hidden (python-build-standalone: "
+              "uv, rye, mise), and %s; %s", how, object,
+              n == SHIM_ELFSYM_STRIPPED ? "no symbol table to find it in (stripped with "
+                                          "--strip-all)"
+              : n < 0 ? "its symbol table cannot be read"
+#if defined(__x86_64__)
+                      : "its symbol table lacks SQLite's entry points",
+#else
+                      : "the shim hooks linked-in SQLite on x86-64 only",
+#endif
+              USE_INSTEAD);
+}
+
 /* Where _sqlite3's code lives, and does it call SQLite through the dynamic linker? */
 static void check_sqlite(const cJSON *info)
 {
@@ -238,9 +275,7 @@ static void check_sqlite(const cJSON *info)
         check("FAIL", "sqlite: %s %s defines %s itself (SQLite bundled in the module): its "
               "calls cannot be interposed; %s", how, object, defined, USE_INSTEAD);
     else if (open_v2 == TOOL_ELF_ABSENT)
-        check("FAIL", "sqlite: %s %s has no dynamic reference to sqlite3_open_v2: SQLite is "
-              "linked statically and hidden (python-build-standalone: uv, rye, mise); %s", how,
-              object, USE_INSTEAD);
+        check_linked_in(how, object);
     else if (needed)
         check("ok", "sqlite: %s %s calls %s through the dynamic linker (SQLite %s)", how, object,
               needed, ver ? ver : "?");
@@ -287,6 +322,20 @@ static void check_packages(const cJSON *info)
               "(2.2 coordinates its workers itself)", testmon);
 }
 
+/* The pytest plugin of `pip install testmon-shim`: installed in that interpreter, and active? */
+static void check_plugin(const cJSON *info)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(info, "plugin");
+    const cJSON *tag = cJSON_GetArrayItem(p, 0), *line = cJSON_GetArrayItem(p, 1);
+    if (!cJSON_IsString(tag) || !cJSON_IsString(line))
+        check("note", "pytest plugin: not installed in this interpreter (pip install "
+              "testmon-shim brings it; without it, preload the library or use `run`)");
+    else
+        check(strcmp(tag->valuestring, "ok") == 0 || strcmp(tag->valuestring, "FAIL") == 0
+                  ? tag->valuestring : "warn",
+              "pytest plugin: %s", line->valuestring);
+}
+
 /* DIR's coordination directory (no DIR: $TESTMON_SHIM_DIR or ./.testmon-shim): absent with a
  * writable parent, or ours and private. */
 static void check_directory(const char *dir)
@@ -323,8 +372,49 @@ static void check_directory(const char *dir)
         check("ok", "coordination directory: %s", coord);
 }
 
+/* The environment's settings, as the library reads them (init.c, log.c): the kill switch and
+ * values it would ignore, each said as a warning here, before a run. */
+static void check_settings(void)
+{
+    const char *off = getenv("TESTMON_SHIM"), *t = getenv("TESTMON_SHIM_TIMEOUT");
+    const char *log = getenv("TESTMON_SHIM_LOG");
+    int problems = 0;
+    if (off && (strcasecmp(off, "off") == 0 || strcmp(off, "0") == 0 ||
+                strcasecmp(off, "false") == 0 || strcasecmp(off, "no") == 0)) {
+        check("warn", "settings: TESTMON_SHIM=%s switches the shim off: runs from this "
+              "environment are not managed, and the shim says nothing; unset it", off);
+        problems++;
+    }
+    if (t && *t) {
+        char *end;
+        double secs = strtod(t, &end);
+        if (*end || !(secs > 0) || secs > 86400) {
+            check("warn", "settings: TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in "
+                  "(0, 86400]; the shim would use 60", t);
+            problems++;
+        }
+    }
+    if (log && *log) {
+        static const char *const levels[] = {"error", "warn", "info", "debug", "0", "1", "2", "3"};
+        size_t n = strcspn(log, ":");
+        int ok = 0;
+        for (size_t i = 0; i < sizeof levels / sizeof *levels; i++)
+            ok |= strlen(levels[i]) == n && strncmp(levels[i], log, n) == 0;
+        if (!ok) {
+            check("warn", "settings: TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL "
+                  "error|warn|info|debug; the shim would log errors only", log);
+            problems++;
+        }
+    }
+    if (!problems)
+        check("ok", "settings: TESTMON_SHIM, TESTMON_SHIM_TIMEOUT and TESTMON_SHIM_LOG are usable");
+}
+
+/* The probe: a process named like pytest opens a datafile (does interposition work?), then
+ * starts a controller the way pytest.main() launchers run (python -c, with stand-ins of a pytest
+ * session's modules, in launcher/), whose worker gw0 must find its run. */
 static const char probe_script[] =
-    "import ctypes, json, sqlite3\n"
+    "import ctypes, json, os, sqlite3, subprocess, sys\n"
     "con = sqlite3.connect('.testmondata')\n"
     "con.execute('CREATE TABLE probe (x)')\n"
     "con.commit()\n"
@@ -337,7 +427,54 @@ static const char probe_script[] =
     "    v = f().decode()\n"
     "except Exception:\n"
     "    pass\n"
-    "print(json.dumps({'shim_version': v}))\n";
+    "LAUNCHER = '\\n'.join([\n"
+    "    'import os, sqlite3, subprocess, sys, types',\n"
+    "    'for n in (\"_pytest\", \"_pytest.main\", \"testmon\", \"testmon.pytest_testmon\"):',\n"
+    "    '    sys.modules.setdefault(n, types.ModuleType(n))',\n"
+    "    'con = sqlite3.connect(\".testmondata\")',\n"
+    "    'con.execute(\"CREATE TABLE probe (x)\")',\n"
+    "    'con.commit()',\n"
+    "    'con.execute(\"SELECT count(*) FROM probe\").fetchall()',\n"
+    "    'w = \"import sqlite3; sqlite3.connect(\\'file:.testmondata?mode=ro\\', uri=True)\"',\n"
+    "    'sys.exit(subprocess.call([sys.executable, \"-c\", w],',\n"
+    "    '                         env=dict(os.environ, PYTEST_XDIST_WORKER=\"gw0\")))'])\n"
+    "os.mkdir('launcher')\n"
+    "rc = subprocess.call([sys.executable, '-c', LAUNCHER], cwd='launcher')\n"
+    "print(json.dumps({'shim_version': v, 'launcher_rc': rc}))\n";
+
+/* The pytest.main() part of the probe: did a run appear in dir/launcher, and did its worker
+ * report that it joined it? */
+static void check_launcher(const char *dir, const cJSON *answer)
+{
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(answer, "launcher_rc");
+    if (!cJSON_IsNumber(rc))
+        return; /* an answer without that part: nothing to say */
+    char coord[PATH_MAX + 32], why[512];
+    snprintf(coord, sizeof coord, "%s/launcher/.testmon-shim", dir);
+    size_t n = 0;
+    struct tool_file *files = tool_list_dir(coord, &n);
+    int runs = 0, joined = 0;
+    for (size_t i = 0; files && i < n; i++) {
+        int missing;
+        cJSON *w = files[i].kind == TF_WORKER
+                       ? tool_read_json(coord, files[i].name, &missing, why, sizeof why) : NULL;
+        const char *outcome = w ? jstr(w, "outcome") : NULL;
+        joined |= outcome && strcmp(outcome, "ready") == 0;
+        runs += files[i].kind == TF_RUN;
+        cJSON_Delete(w);
+    }
+    free(files);
+    if (!runs)
+        check("warn", "live probe: a controller started through pytest.main() (IDE runners, "
+              "run_tests.py, python -c) was not recognised, so such runs would not be managed; "
+              "start pytest as `pytest` or `python -m pytest`");
+    else if (!joined)
+        check("FAIL", "live probe: a worker did not find its controller's run (exit status %d): "
+              "xdist runs would not be managed", (int)rc->valuedouble);
+    else
+        check("ok", "live probe: a controller started through pytest.main() is recognised, and "
+              "its worker joined its run");
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -370,6 +507,7 @@ static void live_probe(const char *python, const char *lib)
     char *argv[] = {(char *)python, script, NULL};
     const char *env[] = {"LD_PRELOAD", preload, "TESTMON_SHIM", NULL, "TESTMON_SHIM_DIR", NULL,
                          "TESTMON_DATAFILE", NULL, "PYTEST_XDIST_WORKER", NULL,
+                         "PYTEST_CURRENT_TEST", NULL,
                          "TESTMON_SHIM_LOG", "warn", NULL};
     struct tool_child c;
     char why[512];
@@ -407,6 +545,8 @@ static void live_probe(const char *python, const char *lib)
         else
             check("ok", "live probe: a pytest process under the preload published its run "
                   "(state finished)%s", c.err && *c.err ? ", with messages on stderr" : "");
+        if (files && state && strcmp(state, "finished") == 0)
+            check_launcher(dir, answer);
         if (c.err && *c.err && failures == 0) {
             char line[300];
             check("warn", "live probe stderr: %s", first_line(c.err, line, sizeof line));
@@ -469,8 +609,10 @@ int cmd_doctor(int argc, char **argv)
               jstr(info, "executable") ? jstr(info, "executable") : "?");
         check_sqlite(info);
         check_packages(info);
+        check_plugin(info);
     }
     check_directory(dir); /* no DIR: $TESTMON_SHIM_DIR, as status and clean */
+    check_settings();
     if (!probe)
         check("note", "live probe: skipped (--no-probe)");
     else if (!have_lib || !info)

@@ -1,5 +1,6 @@
 /* runfiles.c: naming, liveness and safe reading of coordination files. */
 #include "runfiles.h"
+#include "../shim/coord.h"  /* the names of the cache markers */
 #include "../shim/frozen.h" /* the names of the workers' copy */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,10 @@ void tool_classify(const char *name, struct tool_file *out)
     size_t len = strlen(name);
     if (len >= sizeof out->name)
         return;
+    if (strcmp(name, SHIM_COORD_GITIGNORE) == 0 || strcmp(name, SHIM_COORD_CACHEDIR_TAG) == 0) {
+        out->kind = TF_MARKER;
+        return;
+    }
     if (name[0] == '.') {
         const char *t = strstr(name, ".tmp.");
         char *end;

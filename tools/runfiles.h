@@ -6,7 +6,8 @@
  *   run-<pid>-<start>.journal-*.json          a worker's hand-over not yet applied
  *   run-<pid>-<start>.joined                  one byte: a worker joined
  *   run-<pid>-<start>.db[-wal|-shm|.lock]     the copy of the datafile the workers read
- *   .<name>.tmp.<pid>.<n>                     a file being written (renamed into place) */
+ *   .<name>.tmp.<pid>.<n>                     a file being written (renamed into place)
+ *   .gitignore, CACHEDIR.TAG                  the cache markers of a directory the shim made */
 #ifndef TOOL_RUNFILES_H
 #define TOOL_RUNFILES_H
 #include <cJSON.h>
@@ -15,7 +16,9 @@
 #include "../shim/safefile.h" /* the library's reader and its size limit */
 #define TOOL_COORD_MAX_BYTES SHIM_COORD_MAX_BYTES
 
-enum tool_file_kind { TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED, TF_COPY };
+enum tool_file_kind {
+    TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED, TF_COPY, TF_MARKER
+};
 
 struct tool_file {
     char name[256];

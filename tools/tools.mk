@@ -13,21 +13,26 @@ TOOL_LIBDIR  = $(PREFIX)/lib
 TOOL_MANDIR  = $(PREFIX)/share/man/man1
 TOOL_SRCS   := $(wildcard tools/*.c)
 TOOL_OBJS   := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%.o)
-TOOL_CFLAGS  = $(WARN) $(CFLAGS) $(CJSON_CFLAGS) -DTESTMON_SHIM_VERSION='"$(VERSION)"'
+TOOL_CFLAGS  = $(WARN) $(CPPFLAGS) $(CFLAGS) $(CJSON_CFLAGS) \
+               -DTESTMON_SHIM_VERSION='"$(VERSION)"' -MMD -MP
 
-$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) tools/tools.mk | $(BUILD)/.deps
+$(BUILD)/tools/%.o: tools/%.c tools/tools.mk $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
 
-# shim/safefile.c: the library's own reader of coordination files, so both refuse alike.
-$(BUILD)/testmon-shim: $(TOOL_OBJS) $(BUILD)/shim/safefile.o
-	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/shim/safefile.o $(CJSON_LIBS)
+-include $(TOOL_OBJS:.o=.d)
+
+# shim/safefile.c: the library's own reader of coordination files, so both refuse alike;
+# shim/elfsym.c: its reader of symbol tables, so doctor judges an interpreter as the library will.
+TOOL_SHIM_OBJS = $(BUILD)/shim/safefile.o $(BUILD)/shim/elfsym.o
+$(BUILD)/testmon-shim: $(TOOL_OBJS) $(TOOL_SHIM_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(TOOL_SHIM_OBJS) $(CJSON_LIBS)
 
 # Unit tests of the command's pure functions: tests/unit/test_tool_*.c link the command's
 # objects (not the shim's).  The shorter stem makes this rule win over unit.mk's.
 UNIT_BUILD ?= $(BUILD)/tests/unit
 TOOL_UNIT_OBJS = $(addprefix $(BUILD)/tools/,elf.o libpath.o runfiles.o spawn.o) \
-                 $(BUILD)/shim/safefile.o
+                 $(TOOL_SHIM_OBJS)
 $(UNIT_BUILD)/test_tool_%: tests/unit/test_tool_%.c tests/unit/unit.h $(TOOL_UNIT_OBJS) \
 		$(wildcard tools/*.h) tools/tools.mk
 	@mkdir -p $(@D)
