@@ -3,6 +3,8 @@
 #   make check-ubsan    unit tests + bats process tests, UBSan build (build-ubsan)
 #   make check-tsan     unit tests + bats + the fork/threads stress, TSan build (build-tsan)
 #   make check-valgrind unit tests under valgrind memcheck (build-vg)
+#   make check-static   one e2e cell on the older python-build-standalone layout (SQLite inside
+#                       libpython3.11.so; tests/static/build-python.sh)
 #   make coverage       line coverage of shim/ and tools/ (each >= 90 %) from the unit, bats and
 #                       robust tests (build-cov)
 #   make fuzz           libFuzzer targets (build-fuzz): FUZZ_TIME seconds each, FUZZ_RUNS max
@@ -28,7 +30,7 @@ FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 CHECKS       = MAKE='$(MAKE)' tests/robust/checks.sh
 
 .PHONY: check-asan check-ubsan check-tsan check-valgrind coverage fuzz fuzz-build fuzz-replay \
-	check-slow
+	check-slow check-static
 
 $(FUZZ_BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) tests/check.mk
 	@mkdir -p $(@D)
@@ -66,5 +68,7 @@ check-valgrind:
 	@$(CHECKS) valgrind
 coverage:
 	@$(CHECKS) coverage
+check-static:
+	@$(CHECKS) static
 check-slow:
-	@$(CHECKS) fuzz-replay asan ubsan tsan valgrind coverage
+	@$(CHECKS) fuzz-replay asan ubsan tsan valgrind coverage static

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it: C unit tests, bats process-level tests, the
-# end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, and the
-# robustness checks of `make check-slow` (sanitizers, valgrind, coverage, fuzz corpus replay).
+# end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, the replay of
+# real projects' releases (e2e-real), the robustness checks of `make check-slow` (sanitizers,
+# valgrind, coverage, fuzz corpus replay), and the Python package: `make wheel`, then the
+# installed-wheel tests (tests/wheel/run.py).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e,slow limits the run (default: all).
+# SUITES=unit,bats,e2e,e2e-static-off,e2e-real,slow,wheel limits the run (default: all);
+# e2e-quick (one cell, a few steps) only runs when named: make check is SUITES=unit,bats,e2e-quick.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e,slow}
+SUITES=${SUITES:-unit,bats,e2e,e2e-static-off,e2e-real,slow,wheel}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
 
 # count "N passed, N failed" from the last such line of a log
 add_counts() { # suite log rc
-    local line p f
-    line=$(grep -E '^[A-Za-z:]* ?[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
-    p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<<"$line")
-    f=$(sed -E 's/.*\b([0-9]+) failed.*/\1/' <<<"$line")
-    if [ -z "$line" ]; then p=0; f=1; echo "$1: no result line (exit $3): counted as one failure"; fi
+    local counts p f
+    counts=$(tests/result-line.sh "$2")
+    p=${counts% *} f=${counts#* }
+    if [ -z "$counts" ]; then p=0; f=1; echo "$1: no result line (exit $3): counted as one failure"; fi
     if [ "$3" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; echo "$1: exit $3 with no failure counted: counted as one"; fi
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     [ "$3" -eq 0 ] || status=1
@@ -33,10 +35,14 @@ suite() { # name command...
     add_counts "$name" "$log_dir/$name.log" "${PIPESTATUS[0]}"
 }
 
-# bats prints TAP: turn it into the same closing line
+# bats prints TAP: turn it into the same closing line.  BATS_JOBS=N runs N tests at once (make
+# check: needs GNU parallel; the whole suite in CI runs them one by one, as timed tests expect).
 bats_suite() {
-    local rc
-    bats --tap tests/bats 2>&1 | tee "$log_dir/bats.tap"
+    local rc jobs=()
+    if [ "${BATS_JOBS:-1}" -gt 1 ] && command -v parallel >/dev/null; then
+        jobs=(--jobs "$BATS_JOBS" --no-parallelize-within-files)
+    fi
+    bats --tap "${jobs[@]}" tests/bats 2>&1 | tee "$log_dir/bats.tap"
     rc=${PIPESTATUS[0]}
     tests/tap-count.sh <"$log_dir/bats.tap"
     return "$rc"
@@ -45,11 +51,21 @@ bats_suite() {
 "$MAKE" -s all || { echo "0 passed, 1 failed"; exit 1; }
 suite unit "$MAKE" -s unit
 suite bats bats_suite
+# make check's one cell: testmon 2.1.3 through the dependency change that breaks it upstream
+suite e2e-quick env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e \
+    TESTMON=2.1.3 PYTHON=3.11 LAUNCHERS=none STEPS=rerun,edit_body,dep_add_late
 # the matrix runs whole: variables a caller may have exported must not narrow it
 suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e
+# the negative control on the static-SQLite interpreter: upstream's bug must show there
+suite e2e-static-off env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS "$MAKE" -s e2e-static-off
+# real projects' releases (tests/e2e/real.py), whole too
+suite e2e-real env -u TESTMON -u PROJECTS -u SHIM -u NOISE -u JOBS -u SHIM_PRELOAD_FIRST \
+    "$MAKE" -s e2e-real
 # check-slow builds into its own directories (build-asan, ...); its count is checks.sh's closing
 # line.  Whole too: none of the variables that skip or narrow its parts.
 suite slow env -u BATS_FILTER -u E2E_CELL -u COVERAGE_MIN -u SHIM -u STEPS -u JOBS \
     -u SHIM_PRELOAD_FIRST CHECK_LOGS="$log_dir/slow" "$MAKE" -s check-slow
+# the wheels (dist/), then fresh venvs with the wheel and no LD_PRELOAD (tests/wheel/run.py)
+suite wheel env -u LD_PRELOAD -u SHIM -u STEPS -u JOBS "$MAKE" -s wheel-test
 echo "$total_pass passed, $total_fail failed"
 exit $status

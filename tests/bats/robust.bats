@@ -46,8 +46,8 @@ teardown() {
     assert_success
     run json_field gw0 "d['results'][0]['rows']"
     assert_output "[[1]]"
-    run bash -c "ls .testmon-shim | grep -v -e '\.worker-' -e '\.joined$' | wc -l"
-    assert_output 1   # only this run's file (and its worker's report and joined flag)
+    run bash -c "ls .testmon-shim | grep -v -e '\.worker-' -e '\.joined$' -e '^CACHEDIR.TAG$' | wc -l"
+    assert_output 1   # only this run's file (and its worker's report, joined flag, cache marker)
 }
 
 @test "controller SIGKILLed while writing: integrity_check ok, the next run works" {
@@ -270,6 +270,13 @@ C
     assert_equal "$(wc -l <<<"$stderr")" 1
     [[ "$stderr" == *"pytest --testmon wrote $PWD/.testmondata without passing through the shim"* ]]
     rm pytest.ini
+    # pytest.main() from python -c, as an interpreter with SQLite linked in runs it: the same line
+    rm .testmondata
+    cp pytest_static python3-static
+    preloaded ./python3-static -c "import pytest; pytest.main()" -n 2 --testmon
+    assert_success
+    assert_equal "$(wc -l <<<"$stderr")" 1
+    [[ "$stderr" == *"pytest --testmon wrote $PWD/.testmondata without passing through the shim"* ]]
     # an old datafile (written before the process started) is not blamed on it
     touch -d '-1 hour' .testmondata
     cat > pytest_ro.c <<'C'

@@ -19,11 +19,29 @@ teardown() { common_teardown; }
     assert_line 'shim/x.c:1: no such message'
 }
 
-@test "exports only the interposed sqlite3_* functions and the version symbol" {
+@test "shim/'s modules depend one way, as shim/README.md lists them" {
+    run "$PY" "$ROOT/tests/modgraph.py" "$ROOT"
+    assert_success
+    # the checker itself sees a cycle, and a module the table does not list
+    mkdir -p fake/shim && cp "$ROOT/shim/README.md" fake/shim/
+    printf '#include "b.h"\n' > fake/shim/a.c
+    printf '#include "a.h"\n' > fake/shim/b.h
+    touch fake/shim/a.h
+    run "$PY" "$ROOT/tests/modgraph.py" fake
+    assert_failure
+    assert_line --regexp '^cycle: (a -> b -> a|b -> a -> b)$'
+    assert_line "shim/README.md does not list a"
+}
+
+@test "exports exactly the functions shim/api.h marks WRAP or WRAP_OPT, the version symbol and the plugin's switch" {
+    # the list, read from the table itself: X(name, kind)
+    wrapped=$(grep -o 'X(sqlite3_[a-z0-9_]*, WRAP[A-Z_]*)' "$ROOT/shim/api.h" | sed 's/X(\([^,]*\),.*/\1/')
+    [ "$(wc -l <<<"$wrapped")" -ge 8 ]   # open_v2, the prepares, step, exec, the closes
     run bash -c "nm -D --defined-only '$SHIM' | awk '{print \$3}' | sort"
     assert_success
-    assert_output "$(printf '%s\n' sqlite3_close sqlite3_close_v2 sqlite3_exec sqlite3_open_v2 \
-        sqlite3_prepare sqlite3_prepare_v2 sqlite3_prepare_v3 sqlite3_step testmon_shim_version)"
+    assert_output "$(printf '%s\n' $wrapped testmon_shim_off testmon_shim_version | sort)"
+    # and wrappers.c defines each of them (a WRAP entry without a wrapper would not link)
+    for f in $wrapped; do grep -q "^SHIM_EXPORT int $f(" "$ROOT/shim/wrappers.c"; done
 }
 
 @test "does not link libsqlite3" {
@@ -93,8 +111,10 @@ teardown() { common_teardown; }
         --worker-sql "UPDATE test_execution SET forced = NULL" \
         --worker-sql "SELECT forced FROM test_execution"
     assert_success
+    # committed and handed over, the write leaves the worker's view: it reads the run's state
+    # again, as every other worker does (worker.h, the rule)
     run json_field gw0 "d['results'][0]['rowcount'], d['results'][1]['rows']"
-    assert_output "(1, [[None]])"
+    assert_output "(1, [[1]])"
     run json_field controller "d['test_execution']"
     assert_output "[[1, 't::a', None]]"
     run bash -c "ls $WORK/.testmon-shim/ | grep -c journal"
@@ -187,4 +207,24 @@ sys.exit(subprocess.call([sys.executable, '-c', 'import sqlite3; sqlite3.connect
     assert_failure
     [[ "$stderr" == *"refusing coordination file"*": a symlink; remove it"* ]]
     [ "$(cat /etc/passwd | wc -c)" -gt 0 ]
+}
+
+@test "the coordination directory leaves no trace in the project: git status stays clean, backups skip it" {
+    command -v git >/dev/null || skip "git not installed"
+    git init -q . && git config user.email t@t && git config user.name t
+    printf '.testmondata*\n' > .gitignore   # testmon's own file, as projects ignore it
+    git add .gitignore && git commit -qm init
+    preloaded "$PY" "$FAKE" controller "$WORK" --workers 1
+    assert_success
+    [ -d .testmon-shim ]
+    run git status --porcelain --untracked-files=all
+    assert_output ""
+    # the Cache Directory Tagging signature (bford.info/cachedir), as in .pytest_cache
+    run head -c 43 .testmon-shim/CACHEDIR.TAG
+    assert_output "Signature: 8a477f597d28d172789f06886806bc55"
+    # a directory the user made (TESTMON_SHIM_DIR) is not the shim's to mark
+    mkdir -m 700 mine
+    preloaded env TESTMON_SHIM_DIR="$WORK/mine" "$PY" "$FAKE" controller "$WORK" --workers 0
+    assert_success
+    [ ! -e mine/.gitignore ] && [ ! -e mine/CACHEDIR.TAG ]
 }

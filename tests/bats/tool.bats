@@ -192,7 +192,7 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0) + sqlite3_step(0); }' -lsqlite3
     fake_python "$WORK/none.so" 2.1.3
     run --separate-stderr "$TOOL" doctor --python ./fakepy --no-probe
     assert_failure 1
-    assert_line --regexp "^FAIL  sqlite: _sqlite3 $WORK/none.so has no dynamic reference to sqlite3_open_v2: SQLite is linked statically and hidden"
+    assert_line --regexp "^FAIL  sqlite: _sqlite3 $WORK/none.so has SQLite linked in and hidden .*, and its symbol table lacks SQLite's entry points; use a Python"
 }
 
 @test "doctor: says which testmon releases need the shim" {
@@ -339,7 +339,8 @@ print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sor
     for f in $old; do assert_line "removed .testmon-shim/$f"; done
     assert_line "kept 2 file(s) in .testmon-shim (1 live run(s))"   # its run file, its joined flag
     [ -f "$RUNFILE" ]
-    assert_equal "$(ls .testmon-shim)" "$(printf '%s\n' "$(basename "${RUNFILE%.json}").joined" "$(basename "$RUNFILE")")"
+    # and the directory's cache markers
+    assert_equal "$(ls -A .testmon-shim)" "$(printf '%s\n' .gitignore CACHEDIR.TAG "$(basename "${RUNFILE%.json}").joined" "$(basename "$RUNFILE")")"
 }
 
 @test "clean: never follows a symlink; an unsafe directory is refused" {
@@ -523,7 +524,7 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }'
     cases=(
         "1|\"sqlite3_error\": \"ModuleNotFoundError: No module named _sqlite3\", \"maps\": []|FAIL  sqlite: the interpreter cannot import sqlite3 (ModuleNotFoundError: No module named _sqlite3); testmon needs it"
         "0|\"maps\": [\"/usr/lib/libsqlite3.so.0\", \"$WORK/libpython3.12.so.1.0\"], \"executable\": \"/x/python\", \"sqlite_version\": \"3.40.1\"|ok    sqlite: _sqlite3 (built in) $WORK/libpython3.12.so.1.0 calls libsqlite3.so.0 through the dynamic linker (SQLite 3.40.1)"
-        "1|\"maps\": [], \"executable\": \"$WORK/none.so\"|FAIL  sqlite: _sqlite3 (built in) $WORK/none.so has no dynamic reference to sqlite3_open_v2: SQLite is linked statically and hidden (python-build-standalone: uv, rye, mise); use a Python whose _sqlite3 links libsqlite3.so.0 (Debian's python3, pyenv, deadsnakes)"
+        "1|\"maps\": [], \"executable\": \"$WORK/none.so\"|FAIL  sqlite: _sqlite3 (built in) $WORK/none.so has SQLite linked in and hidden (python-build-standalone: uv, rye, mise), and its symbol table lacks SQLite's entry points; use a Python whose _sqlite3 links libsqlite3.so.0 (Debian's python3, pyenv, deadsnakes)"
         "3|\"maps\": []|warn  sqlite: _sqlite3 is built in and its object is unknown; the live probe decides"
         "3|\"sqlite3_file\": \"$WORK/text.so\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/text.so: not an ELF file; the live probe decides"
         "3|\"sqlite3_file\": \"$WORK/missing.so\", \"maps\": []|warn  sqlite: cannot inspect _sqlite3 $WORK/missing.so: No such file or directory; the live probe decides"
@@ -700,4 +701,44 @@ plant_run() { # plant_run <start> <state> <touch -d date>
     assert_equal "$(grep -c '^removed \.testmon-shim/\.run-1-1\.json\.tmp\.999999999\.[0-9]*$' <<<"$output")" 40
     assert_line "removed .testmon-shim"
     [ ! -e .testmon-shim ]
+}
+
+@test "doctor: the kill switch and bad settings are said before a run" {
+    run --separate-stderr "$TOOL" doctor --python "$PY" --no-probe "$WORK"
+    assert_line "ok    settings: TESTMON_SHIM, TESTMON_SHIM_TIMEOUT and TESTMON_SHIM_LOG are usable"
+    TESTMON_SHIM=off TESTMON_SHIM_TIMEOUT=soon TESTMON_SHIM_LOG=loud \
+        run --separate-stderr "$TOOL" doctor --python "$PY" --no-probe "$WORK"
+    assert_failure 3
+    assert_line "warn  settings: TESTMON_SHIM=off switches the shim off: runs from this environment are not managed, and the shim says nothing; unset it"
+    assert_line "warn  settings: TESTMON_SHIM_TIMEOUT=soon is not a number of seconds in (0, 86400]; the shim would use 60"
+    assert_line "warn  settings: TESTMON_SHIM_LOG=loud is not LEVEL[:FILE] with LEVEL error|warn|info|debug; the shim would log errors only"
+    TESTMON_SHIM=on TESTMON_SHIM_TIMEOUT=2.5 TESTMON_SHIM_LOG="debug:$WORK/x.log" \
+        run --separate-stderr "$TOOL" doctor --python "$PY" --no-probe "$WORK"
+    assert_line --partial "ok    settings:"
+    [ ! -e "$WORK/x.log" ]   # checked, not opened
+}
+
+@test "doctor: the live probe starts a controller through pytest.main(); its worker must join the run" {
+    mkdir tmp
+    TMPDIR="$WORK/tmp" run --separate-stderr "$TOOL" doctor --python "$PY" "$WORK"
+    assert_line "ok    live probe: a controller started through pytest.main() is recognised, and its worker joined its run"
+    [ "$(ls -A tmp)" = "" ]
+    # what the doctor says when the launcher's run or its worker's report is missing
+    compile_so und 'int sqlite3_open_v2(const char *, void **, int, const char *);
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
+    q="$(query_json "\"sqlite3_file\": \"$WORK/und.so\", \"maps\": []")"
+    run_file='mkdir -m 700 .testmon-shim && echo "{\"state\": \"finished\"}" > .testmon-shim/run-1-1.json'
+    launched='mkdir -p launcher/.testmon-shim && chmod 700 launcher/.testmon-shim && echo "{\"state\": \"finished\"}" > launcher/.testmon-shim/run-2-2.json'
+    cases=(
+        "3|$run_file; echo '{\"launcher_rc\": 0}'|warn  live probe: a controller started through pytest.main() (IDE runners, run_tests.py, python -c) was not recognised, so such runs would not be managed; start pytest as \`pytest\` or \`python -m pytest\`"
+        "1|$run_file; $launched; echo '{\"launcher_rc\": 1}'|FAIL  live probe: a worker did not find its controller's run (exit status 1): xdist runs would not be managed"
+        "0|$run_file; $launched; echo '{\"outcome\": \"ready\"}' > launcher/.testmon-shim/run-2-2.worker-gw0-3.json; echo '{\"launcher_rc\": 0}'|ok    live probe: a controller started through pytest.main() is recognised, and its worker joined its run"
+    )
+    for c in "${cases[@]}"; do
+        want_status="${c%%|*}"; rest="${c#*|}"
+        fake_python_sh "$q" "${rest%%|*}"
+        run --separate-stderr "$TOOL" doctor --python "$WORK/fakepy" "$WORK"
+        assert_equal "$status" "$want_status"
+        assert_line "${rest#*|}"
+    done
 }

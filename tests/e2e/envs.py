@@ -50,10 +50,39 @@ def _pyenv_candidates(ver):
     return cands
 
 
-def find_python(ver, explicit=None):
-    """Find a CPython X.Y at run time: explicit path(s), python3.N on PATH, pyenv prefix.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STATIC_PREFIX = "static-"
+
+
+def static_python(ver):
+    """The emulated python-build-standalone interpreter "static-X.Y" (SQLite linked in and
+    hidden), built once by tests/static/build-python.sh into .cache/static-python.
 
     Returns (executable, how) or (None, reason)."""
+    out = os.path.join(REPO, ".cache", "static-python")
+    script = os.path.join(REPO, "tests", "static", "build-python.sh")
+    try:
+        r = subprocess.run([script, out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, "static-%s: %s" % (ver, e)
+    if r.returncode != 0:
+        last = (r.stdout.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+        return None, "static-%s: build-python.sh failed: %s" % (ver, last)
+    exe = os.path.join(out, "bin", "python" + ver)
+    res = _probe(exe)
+    if not res or res[0] != ver:
+        return None, "static-%s: %s is not a working Python %s" % (ver, exe, ver)
+    return exe, "built by tests/static/build-python.sh"
+
+
+def find_python(ver, explicit=None):
+    """Find a CPython X.Y at run time: explicit path(s), python3.N on PATH, pyenv prefix; or
+    "static-X.Y", the emulated static-SQLite interpreter (static_python).
+
+    Returns (executable, how) or (None, reason)."""
+    if ver.startswith(STATIC_PREFIX):
+        return static_python(ver[len(STATIC_PREFIX):])
     cands = []
     for path in (explicit or {}).get(ver, []):
         cands.append((path, "given"))
@@ -70,7 +99,10 @@ def find_python(ver, explicit=None):
 
 
 def venv_key(pyexe, packages):
-    full = subprocess.run([pyexe, "-c", "import sys; print(sys.version)"],
+    # the interpreter's real path too: builds of one CPython (Debian's python3.11 and the
+    # static-SQLite ones built from its libpython) share sys.version
+    full = subprocess.run([pyexe, "-c", "import os, sys; print(sys.version, "
+                                        "os.path.realpath(sys.executable))"],
                           stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
     h = hashlib.sha256(json.dumps([full, sorted(packages)]).encode()).hexdigest()
     return h[:10]

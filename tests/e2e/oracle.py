@@ -3,6 +3,8 @@
 Everything here is pure (no subprocesses) so tests/e2e/test_oracle.py can feed it
 disagreeing inputs.  Stdlib only, Python 3.8+.
 """
+import ast
+import collections
 import os
 import shutil
 import sqlite3
@@ -15,6 +17,12 @@ import xml.etree.ElementTree as ET
 VOLATILE_COLUMNS = {
     "duration", "mtime", "ctime", "timestamp", "time", "created", "updated",
     "exec_id",  # pure surrogate, always also a FK when meaningful
+    # testmon's cache key of a file's content in a fingerprint row.  A fingerprint is unique by
+    # (filename, method_checksums): the first test to record it writes the fsha, and later
+    # tests with the same checksums reuse that row whatever their fsha (fetch_or_create_file_fp,
+    # 2.x), so which fsha survives depends on the order tests finish in, which xdist changes.
+    # A stale fsha only makes testmon compute the checksums again; they decide selection.
+    "fsha",
 }
 # Tables holding survey/statistics metadata (not testmon's dependency data).
 IGNORED_TABLES = {"metadata"}
@@ -182,11 +190,15 @@ def dump_connection(con):
         return cache[key]
 
     result = {"user_version": con.execute("PRAGMA user_version").fetchone()[0], "tables": {}}
+    # Tables that others point to (fingerprints) are compared as sets: two rows that differ only
+    # in a volatile column (fsha: 2.1+ keep one row per fsha) are the same fingerprint to the
+    # tests that point to them, and which of them survives depends on the order tests finish in.
+    referenced = {rt for meta in info.values() for rt, _ in meta["fks"].values()}
     for t in tables:
         if t in IGNORED_TABLES or t.startswith(TEMP_SCRATCH_PREFIXES):
             continue
         rows = [repr(canon_row(t, r)) for r in con.execute('SELECT * FROM "%s"' % t)]
-        result["tables"][t] = sorted(rows)
+        result["tables"][t] = sorted(set(rows) if t in referenced else rows)
     return result
 
 
@@ -215,34 +227,98 @@ def dump_db(path):
     return d
 
 
-def compare_dumps(a, b):
-    """Return a list of human-readable differences between two dumps (empty = same)."""
+def compare_dumps(a, b, names=("serial", "xdist")):
+    """Return a list of human-readable differences between two dumps (empty = same).
+
+    names: how the two sides are called in the messages."""
+    na, nb = names
     diffs = []
     if a.get("exists") != b.get("exists"):
-        diffs.append("database exists: serial=%s xdist=%s" % (a.get("exists"), b.get("exists")))
+        diffs.append("database exists: %s=%s %s=%s" % (na, a.get("exists"), nb, b.get("exists")))
         return diffs
-    for name, d in (("serial", a), ("xdist", b)):
+    for name, d in ((na, a), (nb, b)):
         if d.get("exists") and d.get("integrity") != "ok":
             diffs.append("%s integrity_check: %s" % (name, d.get("integrity")))
     if a.get("user_version") != b.get("user_version"):
-        diffs.append("user_version: serial=%s xdist=%s" % (a.get("user_version"),
-                                                            b.get("user_version")))
+        diffs.append("user_version: %s=%s %s=%s" % (na, a.get("user_version"), nb,
+                                                   b.get("user_version")))
     ta, tb = a.get("tables", {}), b.get("tables", {})
     for t in sorted(set(ta) | set(tb)):
         if t not in ta or t not in tb:
-            diffs.append("table %s only in %s" % (t, "serial" if t in ta else "xdist"))
+            diffs.append("table %s only in %s" % (t, na if t in ta else nb))
             continue
         ra, rb = list(ta[t]), list(tb[t])
         if ra != rb:
             only_a = _multiset_minus(ra, rb)
             only_b = _multiset_minus(rb, ra)
-            diffs.append("table %s: %d rows only serial, %d only xdist" %
-                         (t, len(only_a), len(only_b)))
+            diffs.append("table %s: %d rows only %s, %d only %s" %
+                         (t, len(only_a), na, len(only_b), nb))
             for r in only_a[:3]:
-                diffs.append("    serial: %s" % _shorten(r))
+                diffs.append("    %s: %s" % (na, _shorten(r)))
             for r in only_b[:3]:
-                diffs.append("    xdist:  %s" % _shorten(r))
+                diffs.append("    %s: %s" % (nb, _shorten(r)))
     return diffs
+
+
+# The table of recorded tests and its name column: testmon 2.x, and 1.x.
+TEST_TABLES = {"test_execution": "test_name", "node": "name"}
+
+
+def _mentions(value, table, dropped, col):
+    """Does a canonical value (nested ("->table", row) references) name a dropped test?"""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "->" + table:
+        return dict(value[1]).get(col) in dropped if isinstance(value[1], tuple) else False
+    if isinstance(value, tuple):
+        return any(_mentions(v, table, dropped, col) for v in value)
+    return False
+
+
+def _refs(value, table):
+    """The canonical rows of `table` a canonical value refers to."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "->" + table:
+        return {repr(value[1])}
+    if isinstance(value, tuple):
+        return set().union(set(), *(_refs(v, table) for v in value))
+    return set()
+
+
+def relax_deselected(serial, xdist, executed):
+    """The guarantee for a step that deselects tests (-k, -m, a path): the xdist database may
+    lack tests the serial one recorded, if this step did not run them, and with them every row
+    that names them and the fingerprints only they used.  testmon 2.1.1+ under xdist syncs the
+    tests the workers collected after deselection, where a serial run syncs before it; each such
+    test is unknown to the next run, which selects it as the serial run selects it as affected.
+
+    Returns (serial', xdist', dropped test names): both dumps without those rows, to compare as
+    usual; anything else that differs still differs."""
+    dropped = set()
+    for table, col in TEST_TABLES.items():
+        names = [{dict(ast.literal_eval(r)).get(col) for r in d.get("tables", {}).get(table, [])}
+                 for d in (serial, xdist)]
+        dropped |= {n for n in names[0] - names[1] if n not in executed}
+    if not dropped:
+        return serial, xdist, []
+
+    def names_dropped(table, row):
+        col = TEST_TABLES.get(table)
+        return bool(col and dict(row).get(col) in dropped) or any(
+            _mentions(v, tt, dropped, c) for _, v in row for tt, c in TEST_TABLES.items())
+
+    def strip(d):
+        parsed = {t: [ast.literal_eval(r) for r in rows] for t, rows in d.get("tables", {}).items()}
+        gone = []
+        for t, rows in parsed.items():
+            gone += [row for row in rows if names_dropped(t, row)]
+            parsed[t] = [row for row in rows if not names_dropped(t, row)]
+        for t in parsed:  # rows (fingerprints) that only the dropped rows referred to
+            was = set().union(set(), *(_refs(row, t) for row in gone))
+            still = set().union(set(), *(_refs(row, t) for rows in parsed.values() for row in rows))
+            parsed[t] = [row for row in parsed[t] if repr(row) not in was - still]
+        out = dict(d)
+        out["tables"] = {t: sorted(repr(r) for r in rows) for t, rows in parsed.items()}
+        return out
+
+    return strip(serial), strip(xdist), sorted(dropped)
 
 
 def _shorten(row, head=110, tail=190):
@@ -250,14 +326,45 @@ def _shorten(row, head=110, tail=190):
 
 
 def _multiset_minus(a, b):
-    rest = list(b)
+    """The elements of a not matched one for one in b, in a's order."""
+    rest = collections.Counter(b)
     out = []
     for x in a:
-        if x in rest:
-            rest.remove(x)
+        if rest[x]:
+            rest[x] -= 1
         else:
             out.append(x)
     return out
+
+
+# Tables of what each test executed (per-file method fingerprints and their links to tests), as
+# opposed to the state a run leaves: the tests, environments and failure flags.  On real code the
+# fingerprints depend on which test first imported a module (import-time lines are traced into
+# it), so they legitimately differ when the same tests run in another order or split over workers.
+FINGERPRINT_TABLES = {"fingerprint", "node_fingerprint", "file_fp", "test_execution_file_fp",
+                      "suite_execution_file_fsha"}
+
+
+def split_dump(d):
+    """Split a dump (see dump_db) into (state, fingerprints): two dumps of the same form, the
+    first without FINGERPRINT_TABLES, the second with only them (and no user_version)."""
+    tables = d.get("tables", {})
+    state = dict(d, tables={t: r for t, r in tables.items() if t not in FINGERPRINT_TABLES})
+    fps = dict(d, user_version=None,
+               tables={t: r for t, r in tables.items() if t in FINGERPRINT_TABLES})
+    return state, fps
+
+
+def count_row_diffs(a, b):
+    """Rows found in one dump's tables and not the other's, counted on both sides: (number of
+    differing rows, number of rows of both dumps).  A table missing on one side counts whole."""
+    ta, tb = a.get("tables", {}), b.get("tables", {})
+    differ = total = 0
+    for t in set(ta) | set(tb):
+        ra, rb = ta.get(t, []), tb.get(t, [])
+        total += len(ra) + len(rb)
+        differ += len(_multiset_minus(ra, rb)) + len(_multiset_minus(rb, ra))
+    return differ, total
 
 
 RACY = "~racy"

@@ -69,9 +69,24 @@ def split_preload(value):
     return [p for p in value.replace(" ", ":").split(":") if p]
 
 
-def run_pytest(venv, proj, args, env, timeout, log_path):
-    """Run pytest in proj; never hangs (process group killed on timeout)."""
-    cmd = [envs.venv_python(venv), "-m", "pytest"] + args
+def set_preload(env, shim_lib, first, with_shim):
+    """LD_PRELOAD of a run: the caller's entries pass through, except the shim and the libraries
+    of --preload-first, which come first (a sanitizer runtime before the sanitized shim) and only
+    in a run with the shim."""
+    preload = [p for p in split_preload(env.get("LD_PRELOAD", ""))
+               if os.path.abspath(p) not in [shim_lib] + first]
+    if with_shim:
+        preload = first + [shim_lib] + preload
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+
+
+def run_pytest(venv, proj, args, env, timeout, log_path, launcher=None):
+    """Run pytest in proj (`python -m pytest`, or the launcher's command line, which calls
+    pytest.main()); never hangs (process group killed on timeout)."""
+    cmd = (launcher or [envs.venv_python(venv), "-m", "pytest"]) + args
     t0 = time.time()
     p = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -114,10 +129,14 @@ def resync_db(src_proj, dst_proj):
 
 # ------------------------------------------------------------------ cells
 class Cell:
-    def __init__(self, release, ver):
+    def __init__(self, release, ver, profile, launcher=None):
         self.release = release
         self.ver = ver
+        self.profile = profile      # the pins profile of its venv (pytest 7 or 8)
+        self.launcher = launcher    # None: `python -m pytest`; else a key of launchers.json
         self.name = "%s-py%s" % (release, ver)
+        if launcher:
+            self.name += "-%s-%s" % (profile, launcher)
 
 
 def expected_for(pins, release, ver, mode):
@@ -134,21 +153,46 @@ def expected_for(pins, release, ver, mode):
     return out
 
 
+def launcher_expected(spec, profile, mode):
+    """A launcher cell's expectations: `<step>` or `<step>@<profile>` keys of launchers.json."""
+    out = {}
+    for key, tags in spec.get("expected", {}).get(mode, {}).items():
+        step, _, only = key.partition("@")
+        if only and only != profile:
+            continue
+        if only or step not in out:
+            out[step] = sorted(tags)
+    return out
+
+
+def launcher_command(launch, name, venv, work):
+    """The launcher's command line before pytest's arguments, its scripts written to work/launch."""
+    d = os.path.join(work, "launch")
+    os.makedirs(d, exist_ok=True)
+    for fname, text in launch["scripts"].items():
+        with open(os.path.join(d, fname), "w") as f:
+            f.write(text)
+    return [a.replace("{python}", envs.venv_python(venv)).replace("{dir}", d)
+            for a in launch["launchers"][name]]
+
+
 def run_cell(cell, ctx):
     pins = ctx["pins"]
     rel, ver = cell.release, cell.ver
     res = {"release": rel, "python": ver, "steps": [], "notes": [], "problems": []}
+    if cell.launcher:
+        res.update(launcher=cell.launcher, profile=cell.profile)
     py = ctx["pythons"].get(ver)
     if not py or not py[0]:
         res.update(verdict="SKIP", reason=py[1] if py else "no python%s found" % ver)
         return res
-    venv = ctx["venvs"].get((rel, ver))
+    venv = ctx["venvs"].get((rel, ver, cell.profile))
     if isinstance(venv, Exception) or venv is None:
         res.update(verdict="FAIL", reason="venv: %s" % venv)
         res["problems"].append("venv creation failed: %s" % venv)
         return res
     pver = pins["releases"][rel]["partner"].get(ver)
-    pvenv = ctx["venvs"].get((rel, pver))
+    pvenv = ctx["venvs"].get((rel, pver, cell.profile))
     pnote = None
     if not pver:
         pnote = "no partner interpreter configured"
@@ -169,11 +213,25 @@ def run_cell(cell, ctx):
     world = scenario.World([serial_dir, xdist_dir], fakesite)
     patterns = pins["error_patterns"]
     timeout = ctx["timeout"]
-    expected = expected_for(pins, rel, ver, ctx["mode"])
+    # the wheel's plugin must do what the preloaded shim does
+    pins_mode = "on" if ctx["mode"] == "wheel" else ctx["mode"]
+    expected = expected_for(pins, rel, ver, pins_mode)
+    launcher = None
+    wanted = ctx["steps"]
+    if cell.launcher:
+        launch = ctx["launch"]
+        expected = launcher_expected(launch["cells"][rel], cell.profile, pins_mode)
+        launcher = launcher_command(launch, cell.launcher, venv, work)
+        wanted = [s for s in launch["steps"] if not wanted or s in wanted]
     step_tags = []
     oracle_problems = []
     skipped_steps = set()
-    steps = [s for s in scenario.STEPS if not ctx["steps"] or s.name in ctx["steps"]
+    narrowed = bool(wanted)
+    wanted = set(wanted or ())
+    for s in scenario.STEPS:  # a narrowed run keeps the steps the wanted ones build on
+        if s.name in wanted:
+            wanted.update(s.needs)
+    steps = [s for s in scenario.STEPS if not narrowed or s.name in wanted
              or s.name == "fresh"]
     for i, step in enumerate(steps, 1):
         world.step_index = i
@@ -199,33 +257,37 @@ def run_cell(cell, ctx):
             if os.path.exists(junit):
                 os.remove(junit)
             env = base_env(fakesite, use_venv)
-            first = ctx["preload_first"]
-            preload = [p for p in split_preload(env.get("LD_PRELOAD", ""))
-                       if os.path.abspath(p) not in [ctx["shim_lib"]] + first]
-            if kind == "xdist" and ctx["mode"] == "on":
-                # a sanitizer runtime must come before the (sanitized) shim
-                preload = first + [ctx["shim_lib"]] + preload
-            if preload:
-                env["LD_PRELOAD"] = ":".join(preload)
-            else:
-                env.pop("LD_PRELOAD", None)
+            set_preload(env, ctx["shim_lib"], ctx["preload_first"],
+                        kind == "xdist" and ctx["mode"] == "on")
+            if ctx["mode"] == "wheel":  # no LD_PRELOAD: the plugin's job; the oracle without it
+                kept = [p for p in split_preload(env.get("LD_PRELOAD", ""))
+                        if os.path.basename(p) != "libtestmon_shim.so"]
+                if kept:
+                    env["LD_PRELOAD"] = ":".join(kept)
+                else:
+                    env.pop("LD_PRELOAD", None)
+                extra = extra + (["-p", "no:testmon_shim"] if kind == "serial" else [])
             args = common + extra + ["--junitxml=" + junit]
             log = os.path.join(logs, "%02d-%s-%s.log" % (i, step.name, kind))
-            jobs[kind] = (use_venv, proj, args, env, timeout, log, junit)
+            jobs[kind] = (use_venv, proj, args, env, timeout, log, launcher, junit)
         if ctx["parallel_copies"]:
             with concurrent.futures.ThreadPoolExecutor(2) as ex:
-                futs = {k: ex.submit(run_pytest, *v[:6]) for k, v in jobs.items()}
+                futs = {k: ex.submit(run_pytest, *v[:7]) for k, v in jobs.items()}
                 runs = {k: f.result() for k, f in futs.items()}
         else:
-            runs = {k: run_pytest(*v[:6]) for k, v in jobs.items()}
+            runs = {k: run_pytest(*v[:7]) for k, v in jobs.items()}
         for k in runs:
-            runs[k]["results"] = oracle.parse_junit(jobs[k][6])
+            runs[k]["results"] = oracle.parse_junit(jobs[k][7])
             runs[k]["errors"] = oracle.find_errors(runs[k]["output"], patterns)
         oprob, tags = oracle.compare_runs(runs["serial"], runs["xdist"], patterns)
         d_serial = oracle.dump_db(os.path.join(serial_dir, ".testmondata"))
         d_xdist = oracle.dump_db(os.path.join(xdist_dir, ".testmondata"))
         if d_serial.get("exists") and d_serial.get("integrity") != "ok":
             oprob.append("serial integrity_check: %s" % d_serial.get("integrity"))
+        relaxed = []
+        if step.deselects:  # the guarantee for deselection (oracle.relax_deselected)
+            ran = set(runs["serial"]["results"] or {}) | set(runs["xdist"]["results"] or {})
+            d_serial, d_xdist, relaxed = oracle.relax_deselected(d_serial, d_xdist, ran)
         db_diffs = oracle.compare_dumps(d_serial, d_xdist)
         if d_xdist.get("exists") and d_xdist.get("integrity") != "ok":
             tags.append("integrity_check failed")
@@ -241,6 +303,8 @@ def run_cell(cell, ctx):
             "serial": _run_summary(runs["serial"]), "xdist": _run_summary(runs["xdist"]),
             "tags": tags, "expected": exp, "db_diffs": db_diffs, "oracle_problems": oprob,
         }
+        if relaxed:
+            rec["not_recorded_by_xdist"] = relaxed
         if tags:
             rec["xdist_tail"] = runs["xdist"]["output"].splitlines()[-40:]
             rec["selection_diff"] = oracle.diff_results(runs["serial"]["results"],
@@ -257,7 +321,7 @@ def run_cell(cell, ctx):
                 len(runs["xdist"]["results"] or {}), tags or "ok"))
     for s in skipped_steps:
         expected.pop(s, None)
-    if ctx["steps"]:
+    if narrowed:
         expected = {k: v for k, v in expected.items() if k in dict(step_tags)}
     verdict, problems = oracle.cell_verdict(step_tags, expected, oracle_problems)
     res["verdict"] = verdict
@@ -321,6 +385,8 @@ def print_table(results):
     for r in results:
         steps = "%s/%s" % (r.get("passed_steps", "-"), r.get("total_steps", "-"))
         notes = []
+        if r.get("launcher"):
+            notes.append("launcher %s, %s" % (r["launcher"], r["profile"]))
         if r["verdict"] == "SKIP":
             notes.append("SKIP: %s" % r.get("reason"))
         if r["verdict"] == "bug reproduced":
@@ -340,8 +406,15 @@ def print_table(results):
 def record_expectations(results):
     """Print the observed signatures in pins.json form (for --record)."""
     by_rel = {}
+    by_launch = {}
     for r in results:
         if r["verdict"] == "SKIP":
+            continue
+        if r.get("launcher"):  # launchers.json form: <step>@<profile>, the same for every launcher
+            obs = by_launch.setdefault(r["release"], {})
+            for s, t in r.get("observed", {}).items():
+                if obs.setdefault("%s@%s" % (s, r["profile"]), t) != t:
+                    say("e2e: launchers disagree at %s %s: %s" % (r["release"], s, t))
             continue
         by_rel.setdefault(r["release"], {})[r["python"]] = r.get("observed", {})
     out = {}
@@ -361,6 +434,9 @@ def record_expectations(results):
                         exp["%s@%s" % (s, py)] = v
         out[rel] = exp
     say(json.dumps(out, indent=1, sort_keys=False))
+    if by_launch:
+        say("launchers.json:")
+        say(json.dumps(by_launch, indent=1, sort_keys=True))
 
 
 # ------------------------------------------------------------------ main
@@ -371,7 +447,12 @@ def parse_args(argv):
     ap.add_argument("--python", default=os.environ.get("PYTHON", ""),
                     help="comma-separated X.Y versions or interpreter paths (filter + hint)")
     ap.add_argument("--shim", default=os.environ.get("SHIM", "on") or "on",
-                    choices=["on", "off"])
+                    choices=["on", "off", "wheel"],
+                    help="wheel: no LD_PRELOAD; the venvs have --wheel installed, whose pytest "
+                         "plugin brings the library into the xdist runs (the serial runs get "
+                         "-p no:testmon_shim)")
+    ap.add_argument("--wheel", default=os.environ.get("WHEEL", ""),
+                    help="the testmon-shim wheel for --shim wheel (its own venvs, whl-*)")
     ap.add_argument("--shim-lib", default=os.environ.get("SHIM_LIB", ""),
                     help="path of libtestmon_shim.so (default: $REPO/build/libtestmon_shim.so)")
     ap.add_argument("--preload-first", default=os.environ.get("SHIM_PRELOAD_FIRST", ""),
@@ -380,6 +461,11 @@ def parse_args(argv):
                          "(default: $SHIM_PRELOAD_FIRST)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or 2))
     ap.add_argument("--pins", default=os.path.join(HERE, "pins.json"))
+    ap.add_argument("--launchers", default=os.environ.get("LAUNCHERS") or "all",
+                    choices=["all", "none", "only"],
+                    help="the launcher cells of launchers.json (pytest.main() from a script, "
+                         "_jb_pytest_runner.py, python -c): with the others, none, or only them")
+    ap.add_argument("--launch", default=os.path.join(HERE, "launchers.json"))
     ap.add_argument("--build", default=os.environ.get("BUILD") or "build",
                     help="build dir (relative to the repo unless absolute)")
     ap.add_argument("--venvs", default=os.path.join(REPO, ".venvs"))
@@ -388,6 +474,9 @@ def parse_args(argv):
     ap.add_argument("--keep-work", action="store_true")
     ap.add_argument("--sequential-copies", action="store_true",
                     help="run the serial and the xdist copy one after the other")
+    ap.add_argument("--expect-bug", action="store_true",
+                    help="a negative control: every cell must show the upstream bug its pins "
+                         "describe ('bug reproduced'); a cell that merely agrees fails")
     ap.add_argument("--record", action="store_true",
                     help="also print the observed failure signatures in pins.json form")
     ap.add_argument("-v", "--verbose", action="store_true",
@@ -409,6 +498,9 @@ def main(argv=None):
         if not os.path.exists(p):
             say("e2e: --preload-first/SHIM_PRELOAD_FIRST: %s does not exist" % p)
             return 2
+    if a.shim == "wheel" and not os.path.isfile(a.wheel):
+        say("e2e: --shim wheel needs --wheel PATH of a built wheel (make wheel); got %r" % a.wheel)
+        return 2
     releases = [r.strip() for r in a.testmon.split(",") if r.strip()] or list(pins["releases"])
     for r in releases:
         if r not in pins["releases"]:
@@ -417,7 +509,7 @@ def main(argv=None):
     explicit = {}
     ver_filter = []
     for item in [p.strip() for p in a.python.split(",") if p.strip()]:
-        if not re.match(r"^\d+\.\d+$", item):  # an interpreter, not X.Y
+        if not re.match(r"^(%s)?\d+\.\d+$" % envs.STATIC_PREFIX, item):  # a path, not X.Y
             exe = item if os.sep in item else shutil.which(item)
             pr = envs._probe(exe) if exe else None
             if not pr:
@@ -427,8 +519,14 @@ def main(argv=None):
             ver_filter.append(pr[0])
         else:
             ver_filter.append(item)
-    cells = [Cell(r, v) for r in releases for v in pins["releases"][r]["pythons"]
-             if not ver_filter or v in ver_filter]
+    cells = [] if a.launchers == "only" else [
+        Cell(r, v, pins["releases"][r]["profile"]) for r in releases
+        for v in pins["releases"][r]["pythons"] if not ver_filter or v in ver_filter]
+    launch = load_pins(a.launch)
+    if a.launchers != "none" and (not ver_filter or launch["python"] in ver_filter):
+        cells += [Cell(r, launch["python"], prof, name) for r in releases
+                  if r in launch["cells"] for prof in launch["cells"][r]["profiles"]
+                  for name in launch["launchers"]]
     if not cells:
         say("e2e: no cell matches TESTMON=%s PYTHON=%s" % (a.testmon, a.python))
         return 2
@@ -436,7 +534,7 @@ def main(argv=None):
     for c in cells:
         needed.add(c.ver)
         p = pins["releases"][c.release]["partner"].get(c.ver)
-        if p:
+        if p and not c.launcher:  # launcher cells do not change interpreters
             needed.add(p)
     pythons = {v: envs.find_python(v, explicit) for v in sorted(needed)}
     for v, (exe, how) in sorted(pythons.items()):
@@ -444,22 +542,30 @@ def main(argv=None):
             say("e2e: python%s = %s (%s)" % (v, exe, how))
         else:
             say("SKIP: %s" % how)
-    # venvs (own + partner), created in parallel, each once
+    # venvs (own + partner if a step uses it), created in parallel, each once
+    wanted_steps = set(s for s in a.steps.split(",") if s)
+    partner = not wanted_steps or any(s.python == "partner" and (s.name in wanted_steps or any(
+        s.name in t.needs for t in scenario.STEPS if t.name in wanted_steps))
+        for s in scenario.STEPS)
     venv_jobs = set()
     for c in cells:
         if pythons[c.ver][0]:
-            venv_jobs.add((c.release, c.ver))
+            venv_jobs.add((c.release, c.ver, c.profile))
             p = pins["releases"][c.release]["partner"].get(c.ver)
-            if p and pythons.get(p, (None,))[0]:
-                venv_jobs.add((c.release, p))
+            if partner and p and pythons.get(p, (None,))[0] and not c.launcher:
+                venv_jobs.add((c.release, p, c.profile))
     venvs = {}
 
     def mk(job):
-        rel, v = job
+        rel, v, profile = job
         spec = pins["releases"][rel]
-        pk = pins["profiles"][spec["profile"]] + spec["packages"]
+        pk = pins["profiles"][profile] + spec["packages"]
+        prefix = "tm"
+        if a.shim == "wheel":  # the wheel's path names its content (tests/wheel/run.py)
+            pk, prefix = pk + [os.path.abspath(a.wheel)], "whl-"
         try:
-            return job, envs.ensure_venv(a.venvs, rel, v, pythons[v][0], pk, log=say)
+            return job, envs.ensure_venv(a.venvs, rel, v, pythons[v][0], pk, log=say,
+                                         prefix=prefix)
         except Exception as e:  # reported per cell
             return job, e
     t_v = time.time()
@@ -476,6 +582,7 @@ def main(argv=None):
     os.makedirs(workroot, exist_ok=True)
     ctx = {"pins": pins, "pythons": pythons, "venvs": venvs, "workroot": workroot,
            "mode": a.shim, "shim_lib": shim_lib, "preload_first": preload_first,
+           "launch": launch,
            "timeout": pins.get("timeout_seconds", 120),
            "keep_work": a.keep_work, "verbose": a.verbose,
            "steps": [s for s in a.steps.split(",") if s],
@@ -493,9 +600,13 @@ def main(argv=None):
                  "notes": [], "problems": ["runner error: %r" % e],
                  "traceback": traceback.format_exc()}
             say(r["traceback"])
+        if a.expect_bug and r["verdict"] == "pass":
+            r["verdict"] = "FAIL"
+            r["problems"].append("--expect-bug: the upstream bug was not reproduced; a negative "
+                                 "control that agrees proves nothing")
         r["seconds"] = round(time.time() - t0, 1)
         say("e2e: %-16s %-15s %s/%s steps  %.0f s" % (
-            "%s-py%s" % (c.release, c.ver), r["verdict"], r.get("passed_steps", "-"),
+            c.name, r["verdict"], r.get("passed_steps", "-"),
             r.get("total_steps", "-"), r["seconds"]))
         return i, r
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as ex:

@@ -5,6 +5,7 @@ fake installed distributions in the cell's shared fake-site dir, database marker
 both databases), then both copies are run.  Stdlib only, Python 3.8+.
 """
 import os
+import re
 import shutil
 import sqlite3
 
@@ -99,6 +100,61 @@ def test_extra():
     assert add(10, 5) == 15
 '''
 
+# Tests that take time, added by the step timed_add: testmon orders the selected tests by the
+# durations it recorded (per test, per class, per module: sort_items_by_duration), and xdist
+# requires every worker to collect the same tests in the same order.  The sleeps are chosen so
+# that the steps below reorder the two modules when a worker orders from the database as it is
+# after gw0's test sync instead of before it (testmon 1.4-2.1.0 sync in gw0): test_timed.py
+# averages 50 ms over 4 tests against test_timed2.py's 27 ms, and deleting its slowest test
+# drops it to 17 ms; renaming, adding and moving tests of test_timed2.py then move its average
+# (a placeholder counts as 0 s) or its class's (keyed by the class name alone) across.
+TIMED_HELPER = '''\
+def scale(x):
+    return x * 2
+'''
+
+TEST_TIMED = '''\
+import time
+
+from timed_helper import scale
+
+
+class TestTimed:
+    def test_slow(self):
+        time.sleep(0.15)
+        assert scale(1) == 2
+
+    def test_quick(self):
+        assert scale(2) == 4
+
+    def test_medium(self):
+        time.sleep(0.05)
+        assert scale(3) == 6
+
+
+def test_module_quick():
+    assert scale(0) == 0
+'''
+
+TEST_TIMED2 = '''\
+import time
+
+from timed_helper import scale
+
+
+class TestOther:
+    def test_other_slow(self):
+        time.sleep(0.08)
+        assert scale(4) == 8
+
+    def test_other_quick(self):
+        assert scale(5) == 10
+
+
+def test_module_other():
+    assert scale(6) == 12
+'''
+
 INITIAL = {
     "pytest.ini": PYTEST_INI,
     "common.py": COMMON,
@@ -143,6 +199,13 @@ class World:
         for c in self.copies:
             os.remove(os.path.join(c, rel))
 
+    def move(self, rel, new_rel):
+        """Move a file, keeping its contents (a fresh mtime, as a checkout gives it)."""
+        with open(os.path.join(self.copies[0], rel)) as f:
+            text = f.read()
+        self.delete(rel)
+        self.write(new_rel, text)
+
     # Fake installed distributions: a *.dist-info with METADATA in a directory that
     # is on PYTHONPATH (sys.path) of every run, so both pkg_resources.working_set
     # (1.x, 2.0.0-2.0.2) and importlib.metadata.distributions() (2.0.3+) list it.
@@ -183,7 +246,7 @@ def init_project(world):
 # ------------------------------------------------------------------ steps
 class Step:
     def __init__(self, name, doc, apply=None, args=(), n=2, python="self",
-                 n_from_tests=False):
+                 n_from_tests=False, needs=(), deselects=False):
         self.name = name
         self.doc = doc
         self.apply = apply or (lambda w: None)
@@ -191,6 +254,8 @@ class Step:
         self.n = n
         self.python = python            # "self" or "partner"
         self.n_from_tests = n_from_tests  # -n = number of test functions + 2
+        self.needs = tuple(needs)       # steps whose changes this one builds on (STEPS=...)
+        self.deselects = deselects      # -k and the like: oracle.relax_deselected applies
 
 
 def _fail(w):
@@ -244,6 +309,86 @@ STEPS = [
          lambda w: w.replace("common.py", 'return " ".join(s.split())',
                              'parts = s.split()\n    return " ".join(parts)'),
          n_from_tests=True),
+]
+
+
+def _timed_add(w):
+    w.write("timed_helper.py", TIMED_HELPER)
+    w.write("test_timed.py", TEST_TIMED)
+    w.write("test_timed2.py", TEST_TIMED2)
+
+
+def _edit_scale(w):
+    """Change timed_helper.scale's body (a new constant term each time), so every timed test
+    is selected."""
+    with open(os.path.join(w.copies[0], "timed_helper.py")) as f:
+        text = f.read()
+    m = re.search(r"return x \* 2( \+ 0 \* (\d+))?\n", text)
+    if not m:
+        raise AssertionError("scenario bug: no known body in timed_helper.py")
+    n = int(m.group(2) or 0) + 1
+    w.replace("timed_helper.py", m.group(0), "return x * 2 + 0 * %d\n" % n)
+
+
+def _timed(*changes):
+    def apply(w):
+        for change in changes:
+            change(w)
+        _edit_scale(w)
+    return apply
+
+
+_T = ("timed_add",)
+STEPS += [
+    Step("timed_add", "add modules of tests that take time (a class, module-level tests)",
+         _timed_add),
+    Step("timed_del_in_class", "delete the slowest test of a class while its others are "
+         "selected (gw0's sync changes the recorded averages the workers sort by)",
+         _timed(lambda w: w.replace("test_timed.py", "    def test_slow(self):\n"
+                                    "        time.sleep(0.15)\n        assert scale(1) == 2\n\n",
+                                    "")), needs=_T),
+    Step("timed_rename_in_class", "rename the slow test of the other module's class",
+         _timed(lambda w: w.replace("test_timed2.py", "def test_other_slow(",
+                                    "def test_other_slow_renamed(")), needs=_T),
+    Step("timed_add_tests", "add a test to that class and a module-level one",
+         _timed(lambda w: w.replace("test_timed2.py", "\n\ndef test_module_other",
+                                    "\n\n    def test_other_added(self):\n"
+                                    "        assert scale(7) == 14\n\n\ndef test_module_other"),
+                lambda w: w.replace("test_timed2.py", "    assert scale(6) == 12\n",
+                                    "    assert scale(6) == 12\n\n\ndef test_module_added():\n"
+                                    "    assert scale(8) == 16\n")),
+         needs=_T),
+    Step("timed_rename_module_test", "rename a module-level test while the class is selected",
+         _timed(lambda w: w.replace("test_timed.py", "def test_module_quick(",
+                                    "def test_module_quick_renamed(")), needs=_T),
+    Step("timed_becomes_slow", "a quick test becomes slow",
+         _timed(lambda w: w.replace("test_timed.py", "    def test_quick(self):\n",
+                                    "    def test_quick(self):\n        time.sleep(0.12)\n")),
+         needs=_T),
+    Step("timed_move_file", "move a whole test file into a subdirectory",
+         _timed(lambda w: w.move("test_timed2.py", "moved/test_timed2.py")), needs=_T),
+]
+
+TEST_KNEW = '''\
+from calc import add, mul
+
+
+def test_knew_add():
+    assert add(2, 2) == 4
+
+
+def test_knew_mul():
+    assert mul(2, 2) == 4
+'''
+
+STEPS += [
+    Step("k_edit", "edit add() and mul(), run with -k add (deselection)",
+         lambda w: (w.replace("calc.py", "def add(a, b):\n", "def add(a, b):\n    a = a + 0\n"),
+                    w.replace("calc.py", "def mul(a, b):\n", "def mul(a, b):\n    a = a * 1\n")),
+         args=["-k", "add"], deselects=True),
+    Step("k_new_tests", "add a test file, run with -k add: one new test selected, one not",
+         lambda w: w.write("test_knew.py", TEST_KNEW), args=["-k", "add"], deselects=True),
+    Step("k_all", "run without -k: what -k left out runs now"),
 ]
 
 STEP_NAMES = [s.name for s in STEPS]

@@ -15,6 +15,11 @@ import oracle  # noqa: E402
 import run  # noqa: E402
 import scenario  # noqa: E402
 
+# the one testmon-like schema of the Python tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bats",
+                                "helpers"))
+from pytest_fake import SCHEMA  # noqa: E402
+
 PATTERNS = {"readonly": "attempt to write a readonly database",
             "locked": "database is locked",
             "cantopen": "unable to open database file",
@@ -106,23 +111,8 @@ class Junit(unittest.TestCase):
         self.assertIsNone(oracle.parse_junit(os.path.join(self.d, "nope.xml")))
 
 
-SCHEMA = """
-CREATE TABLE environment (id INTEGER PRIMARY KEY ASC, environment_name TEXT,
-    system_packages TEXT, python_version TEXT);
-CREATE TABLE test_execution (id INTEGER PRIMARY KEY ASC, environment_id INTEGER,
-    test_name TEXT, duration FLOAT, failed BIT, forced BIT,
-    FOREIGN KEY(environment_id) REFERENCES environment(id));
-CREATE TABLE file_fp (id INTEGER PRIMARY KEY, filename TEXT, method_checksums BLOB,
-    mtime FLOAT, fsha TEXT);
-CREATE TABLE test_execution_file_fp (test_execution_id INTEGER, fingerprint_id INTEGER,
-    FOREIGN KEY(test_execution_id) REFERENCES test_execution(id),
-    FOREIGN KEY(fingerprint_id) REFERENCES file_fp(id));
-CREATE TABLE metadata (dataid TEXT PRIMARY KEY, data TEXT);
-"""
-
-
 def make_db(path, ids_offset=0, failed=0, packages="a 1.0", fp=b"\x01\x02", extra_test=False,
-            duration=0.1, mtime=1.0, survey="x", user_version=13):
+            duration=0.1, mtime=1.0, survey="x", user_version=13, fsha="sha"):
     con = sqlite3.connect(path)
     con.executescript(SCHEMA)
     o = ids_offset
@@ -134,7 +124,7 @@ def make_db(path, ids_offset=0, failed=0, packages="a 1.0", fp=b"\x01\x02", extr
     if extra_test:
         con.execute("INSERT INTO test_execution VALUES (?, ?, 'test_a.py::test_3', 0, 0, 0)",
                     (12 + o, 1 + o))
-    con.execute("INSERT INTO file_fp VALUES (?, 'a.py', ?, ?, 'sha')", (20 + o, fp, mtime))
+    con.execute("INSERT INTO file_fp VALUES (?, 'a.py', ?, ?, ?)", (20 + o, fp, mtime, fsha))
     con.execute("INSERT INTO test_execution_file_fp VALUES (?, ?)", (10 + o, 20 + o))
     con.execute("INSERT INTO test_execution_file_fp VALUES (?, ?)", (11 + o, 20 + o))
     con.execute("INSERT INTO metadata VALUES ('survey', ?)", (survey,))
@@ -162,6 +152,21 @@ class Dumps(unittest.TestCase):
         b = self.db(ids_offset=100, duration=9.9, mtime=5.0, survey="other")
         self.assertEqual(oracle.compare_dumps(a, b), [])
         self.assertEqual(a["integrity"], "ok")
+
+    def test_fsha_of_the_same_fingerprint_ignored(self):
+        # testmon reuses the fingerprint row of (filename, method_checksums) whatever its fsha
+        self.assertEqual(oracle.compare_dumps(self.db(fsha="old"), self.db(fsha="new")), [])
+
+    def test_fingerprints_differing_only_in_fsha_are_one(self):
+        # 2.1+: one file_fp row per fsha; a test may point to either: the same fingerprint
+        p = os.path.join(self.d, "dup")
+        make_db(p, fsha="old")
+        con = sqlite3.connect(p)
+        con.execute("INSERT INTO file_fp VALUES (21, 'a.py', x'0102', 1.0, 'new')")
+        con.execute("UPDATE test_execution_file_fp SET fingerprint_id = 21 WHERE test_execution_id = 11")
+        con.commit()
+        con.close()
+        self.assertEqual(oracle.compare_dumps(oracle.dump_db(p), self.db(fsha="new")), [])
 
     def test_failure_flag_differs(self):
         self.assertNotEqual(oracle.compare_dumps(self.db(), self.db(failed=1)), [])
@@ -218,6 +223,67 @@ class Dumps(unittest.TestCase):
         finally:
             con.close()
         self.assertEqual(oracle.compare_dumps(self.db(failed=1), b), [])
+
+
+class Deselection(unittest.TestCase):
+    """relax_deselected: what a step that deselects tests may leave out of the xdist db."""
+
+    def setUp(self):
+        self.d = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def dump(self, name, extra_test, extra_fp=False):
+        p = os.path.join(self.d, name)
+        make_db(p, extra_test=extra_test)
+        if extra_fp:  # the extra test's own fingerprint, used by nobody else
+            con = sqlite3.connect(p)
+            con.execute("INSERT INTO file_fp VALUES (30, 'test_a.py', x'09', 1.0, 'sha3')")
+            con.execute("INSERT INTO test_execution_file_fp VALUES (12, 30)")
+            con.commit()
+            con.close()
+        return oracle.dump_db(p)
+
+    def test_a_test_not_run_may_be_missing_with_its_rows(self):
+        serial, xdist = self.dump("s", True, True), self.dump("x", False)
+        self.assertTrue(oracle.compare_dumps(serial, xdist))
+        s2, x2, dropped = oracle.relax_deselected(serial, xdist, executed={"test_a.py::test_1"})
+        self.assertEqual(dropped, ["test_a.py::test_3"])
+        self.assertEqual(oracle.compare_dumps(s2, x2), [])
+
+    def test_a_test_that_ran_must_be_recorded(self):
+        serial, xdist = self.dump("s", True, True), self.dump("x", False)
+        s2, x2, dropped = oracle.relax_deselected(serial, xdist, executed={"test_a.py::test_3"})
+        self.assertEqual(dropped, [])
+        self.assertTrue(oracle.compare_dumps(s2, x2))
+
+    def test_extra_rows_in_xdist_still_differ(self):
+        serial, xdist = self.dump("s", False), self.dump("x", True, True)
+        s2, x2, dropped = oracle.relax_deselected(serial, xdist, executed=set())
+        self.assertEqual(dropped, [])
+        self.assertTrue(oracle.compare_dumps(s2, x2))
+
+    def test_shared_fingerprint_is_kept(self):
+        # the dropped test shares a.py's fingerprint with the kept tests: it must stay
+        serial, xdist = self.dump("s", True), self.dump("x", False)
+        con = sqlite3.connect(os.path.join(self.d, "s"))
+        con.execute("INSERT INTO test_execution_file_fp VALUES (12, 20)")
+        con.commit()
+        con.close()
+        serial = oracle.dump_db(os.path.join(self.d, "s"))
+        s2, x2, dropped = oracle.relax_deselected(serial, xdist, executed=set())
+        self.assertEqual(dropped, ["test_a.py::test_3"])
+        self.assertEqual(oracle.compare_dumps(s2, x2), [])
+        self.assertEqual(len(s2["tables"]["file_fp"]), 1)
+
+    def test_other_differences_survive(self):
+        serial = self.dump("s", True, True)
+        p = os.path.join(self.d, "x")
+        make_db(p, failed=1)
+        xdist = oracle.dump_db(p)
+        s2, x2, _ = oracle.relax_deselected(serial, xdist, executed=set())
+        self.assertTrue(any("test_execution" in line for line in oracle.compare_dumps(s2, x2)))
 
 
 class Verdict(unittest.TestCase):

@@ -39,9 +39,12 @@ static const char *const FUZZ_SCHEMA =
 
 static __attribute__((unused)) void fuzz_real_fill(void)
 {
-#define X(name) atomic_store(&shim_real_table[SHIM_REAL_##name], (void *)&name);
-    SHIM_REAL_FUNCS(X)
+    void *fns[SHIM_REAL_COUNT] = {
+#define X(name, kind) [SHIM_REAL_##name] = (void *)&name,
+        SHIM_REAL_FUNCS(X)
 #undef X
+    };
+    shim_real_set_all(fns);
 }
 
 static char fuzz_root[PATH_MAX];

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # checks.sh STEP...: the robustness checks behind tests/check.mk.  Steps: fuzz-replay asan ubsan
-# tsan valgrind coverage.  Each step prints its parts' results; the last line adds them all up as
+# tsan valgrind coverage static.  Each step prints its parts' results; the last line adds them all up as
 # `N passed, N failed` (exit status 1 if anything failed).  Every step builds into its own BUILD
-# directory (build-asan, build-ubsan, build-tsan, build-vg, build-cov, build-fuzz).
+# directory (build-asan, build-ubsan, build-tsan, build-vg, build-cov, build-fuzz, build-static).
 #   E2E_CELL=0      skip the end-to-end cell of the asan step (it needs the e2e venvs)
 #   BATS_FILTER=re  only the bats tests whose name matches
 set -u
@@ -27,12 +27,11 @@ tally() { # name passed failed
 
 # run a command whose last "N passed, N failed" line is its result; no such line = 1 failure
 counted() { # name command...
-    local name=$1 log="$LOGS/${1//[^A-Za-z0-9_.-]/_}.log" rc line p f; shift
+    local name=$1 log="$LOGS/${1//[^A-Za-z0-9_.-]/_}.log" rc counts p f; shift
     "$@" >"$log" 2>&1; rc=$?
-    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    p=$(sed -nE 's/.*\b([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
-    f=$(sed -nE 's/.*\b([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
-    [ -n "$p" ] || { p=0; f=1; }
+    counts=$(tests/result-line.sh "$log")
+    p=${counts% *} f=${counts#* }
+    [ -n "$counts" ] || { p=0; f=1; }
     [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
     if [ "$f" -gt 0 ]; then echo "--- $name failed (exit $rc), log $log:"; tail -n 40 "$log"; fi
     tally "$name" "$p" "$f"
@@ -84,16 +83,30 @@ step_asan() {
     counted "asan: unit" env ASAN_OPTIONS=detect_leaks=1 "$MAKE" -s "${MK[@]}" BUILD=build-asan \
         CFLAGS="$ASAN_CFLAGS" unit
     counted "asan: bats" bats_run BUILD=build-asan SHIM_PRELOAD_FIRST="$LIBASAN" \
-        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 tests/bats/shim.bats tests/bats/robust.bats
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 tests/bats/shim.bats tests/bats/robust.bats \
+        tests/bats/static.bats
     counted "asan: robust programs" env ASAN_OPTIONS=detect_leaks=1 SHIM_PRELOAD_FIRST="$LIBASAN" \
         tests/robust/programs.sh build-asan "$ASAN_CFLAGS"
     if [ "${E2E_CELL:-1}" != 0 ]; then
         # the ASan runtime first in the pytest processes' LD_PRELOAD, then the shim (ASan's
-        # own link-order check, left on, aborts any process where it is not first)
+        # own link-order check, left on, aborts any process where it is not first); one cell, not
+        # its launcher cells: the bats suite above already runs the launchers' path under ASan
         counted "asan: e2e testmon 2.1.3 py3.11" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
             "$MAKE" -s "${MK[@]}" BUILD=build-asan CFLAGS="$ASAN_CFLAGS" e2e TESTMON=2.1.3 \
-            PYTHON=3.11 SHIM_PRELOAD_FIRST="$LIBASAN"
+            PYTHON=3.11 LAUNCHERS=none SHIM_PRELOAD_FIRST="$LIBASAN"
     fi
+}
+
+# The older python-build-standalone layout (SQLite inside libpython3.11.so, which the library
+# hooks there: shim/static.h): one e2e cell, nine steps, on tests/static/build-python.sh's emulation of it,
+# next to the matrix's static-3.11 cells (SQLite inside the executable).
+step_static() {
+    single "static: build the interpreters" tests/static/build-python.sh .cache/static-python
+    # the matrix's first nine steps: the fresh database, edits and every dependency change, where
+    # 2.1.3 fails upstream
+    counted "static: e2e testmon 2.1.3, SQLite inside libpython3.11.so" "$MAKE" -s "${MK[@]}" e2e \
+        BUILD=build-static TESTMON=2.1.3 PYTHON="$PWD/.cache/static-python/shared/bin/python3.11" \
+        LAUNCHERS=none STEPS=rerun,edit_body,edit_test,dep_add_late,dep_add_early,dep_upgrade,dep_downgrade,dep_remove
 }
 
 step_ubsan() {
@@ -132,7 +145,7 @@ step_coverage() {
     # the unit tests include test_tool_pure (the command's pure functions)
     counted "coverage: unit" "$MAKE" -s "${MK[@]}" BUILD=build-cov CFLAGS="$COV_CFLAGS" unit
     counted "coverage: bats" bats_run BUILD=build-cov tests/bats/shim.bats tests/bats/robust.bats \
-        tests/bats/tool.bats
+        tests/bats/tool.bats tests/bats/static.bats
     counted "coverage: robust programs" tests/robust/programs.sh build-cov "$COV_CFLAGS"
     local rep=build-cov/coverage.txt d pct
     tests/robust/coverage-report.sh build-cov shim tools | tee "$rep"
@@ -149,7 +162,7 @@ step_coverage() {
 for s in "$@"; do
     case $s in
     fuzz-replay) step_fuzz_replay ;;
-    asan|ubsan|tsan|valgrind|coverage) "step_$s" ;;
+    asan|ubsan|tsan|valgrind|coverage|static) "step_$s" ;;
     *) echo "checks.sh: unknown step $s" >&2; exit 2 ;;
     esac
 done

@@ -34,10 +34,10 @@ run() { # name command...
     ( cd "$w" && env -u PYTEST_XDIST_WORKER -u TESTMON_SHIM -u TESTMON_SHIM_DIR \
         TESTMON_SHIM_LOG="info:$w/shim.log" LD_PRELOAD="${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$SHIM" "$@" "$w" "$w/shim.log" ) >"$log" 2>&1
     local rc=$?
-    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    local p f
-    p=$(sed -nE 's/^([0-9]+) passed.*/\1/p' <<<"$line"); f=$(sed -nE 's/.* ([0-9]+) failed/\1/p' <<<"$line")
-    [ -n "$p" ] || { p=0; f=1; }
+    local counts p f
+    counts=$(tests/result-line.sh "$log")
+    p=${counts% *} f=${counts#* }
+    [ -n "$counts" ] || { p=0; f=1; }
     [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
     if [ "$f" -gt 0 ]; then echo "--- $name failed (exit $rc):"; cat "$log"; fi
     # sanitizer reports in the shim log or program output are failures too

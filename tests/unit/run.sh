@@ -11,9 +11,9 @@ for t in "$@"; do
     $prefix "$t" >"$log" 2>&1
     st=$?
     last=$(tail -n 1 "$log")
-    p=$(printf '%s\n' "$last" | sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1/p')
-    f=$(printf '%s\n' "$last" | sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\2/p')
-    if [ -z "$p" ]; then
+    counts=$(sh "$(dirname "$0")/../result-line.sh" --last "$log")
+    p=${counts% *} f=${counts#* }
+    if [ -z "$counts" ]; then
         p=0; f=1   # crashed or printed no result line: count the program as one failure
         last="$last (no result line, exit status $st)"
     fi

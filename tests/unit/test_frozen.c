@@ -5,7 +5,10 @@
 #include "log.h"
 #include "unit.h"
 #include "../common/testdb.h"
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 
 static char D[PATH_MAX], DF[PATH_MAX];
 
@@ -329,6 +332,99 @@ static void test_errno(void)
     CHECK_EQ_INT(errno, 4321);
 }
 
+static char xfs_mnt[PATH_MAX];
+
+/* A check that exits early (exec_ok) must not leave the image mounted. */
+static void umount_xfs(void)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "umount %s 2>/dev/null", xfs_mnt);
+    if (xfs_mnt[0] && system(cmd) == 0)
+        xfs_mnt[0] = 0;
+}
+
+/* Is the first extent of path shared with another file (a reflink)? */
+static int first_extent_shared(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    struct {
+        struct fiemap m;
+        struct fiemap_extent e[1];
+    } f;
+    memset(&f, 0, sizeof f);
+    f.m.fm_length = ~0ULL;
+    f.m.fm_flags = FIEMAP_FLAG_SYNC;
+    f.m.fm_extent_count = 1;
+    int shared = fd >= 0 && ioctl(fd, FS_IOC_FIEMAP, &f.m) == 0 && f.m.fm_mapped_extents == 1 &&
+                 (f.e[0].fe_flags & FIEMAP_EXTENT_SHARED);
+    if (fd >= 0)
+        close(fd);
+    return shared;
+}
+
+/* On a filesystem that shares extents the copy is a reflink of the datafile and its WAL: its
+ * extents are shared, it holds the rows that only the WAL has, and later writes do not reach
+ * it.  With the coordination directory on another filesystem the clone cannot be, and the
+ * backup copy takes over.  Needs root and mkfs.xfs (an xfs image on a loop device). */
+static void test_clone_on_xfs(void)
+{
+    char img[PATH_MAX], mnt[PATH_MAX], cmd[3 * PATH_MAX], df[PATH_MAX], dir[PATH_MAX];
+    const char *t = unit_tmpdir();
+    snprintf(img, sizeof img, "%s/xfs.img", t);
+    snprintf(mnt, sizeof mnt, "%s/xfs", t);
+    mkdir(mnt, 0700);
+    if (geteuid() != 0) {
+        unit_skip("not root: cannot mount an xfs image to test the reflink copy");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "truncate -s 320M %s && mkfs.xfs -q -m reflink=1 %s >/dev/null 2>&1"
+             " && mount -o loop %s %s 2>/dev/null", img, img, img, mnt);
+    if (system(cmd) != 0) {
+        unit_skip("cannot make and mount an xfs image (mkfs.xfs from xfsprogs, a loop device)");
+        return;
+    }
+    snprintf(xfs_mnt, sizeof xfs_mnt, "%s", mnt);
+    atexit(umount_xfs);
+    snprintf(df, sizeof df, "%s/.testmondata", mnt);
+    snprintf(dir, sizeof dir, "%s/coord", mnt);
+    mkdir(dir, 0700);
+    sqlite3 *w;
+    sqlite3_open(df, &w);
+    exec_ok(w, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;" TESTDB_SCHEMA
+               "CREATE TABLE blobs(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+               "WHERE i < 2500) INSERT INTO blobs SELECT randomblob(4000) FROM n;");
+    exec_ok(w, "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO blobs VALUES ('only in the WAL');");
+    char path[PATH_MAX], wal[PATH_MAX + 8];
+    long ms = -1;
+    CHECK_EQ_INT(shim_frozen_get(dir, "run-5-5", df, 5000, path, sizeof path, &ms),
+                 SHIM_FROZEN_CLONED);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "copy mode %o",
+          (unsigned)st.st_mode);
+    CHECK(lstat(wal, &st) == 0 && (st.st_mode & 0777) == 0600, "the copy's WAL is there");
+    CHECK(first_extent_shared(path), "the copy shares the datafile's extents");
+    exec_ok(w, "INSERT INTO blobs VALUES ('after the copy');");
+    CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs"), 2501);
+    CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs WHERE x = 'only in the WAL'"), 1);
+    CHECK(integrity_ok(path), "the clone passes integrity_check");
+    CHECK_EQ_INT(q(df, "SELECT count(*) FROM blobs"), 2502);
+    shim_frozen_remove(dir, "run-5-5");
+    CHECK(access(wal, F_OK) != 0, "the copy's WAL is removed with it");
+    /* another filesystem: the backup copy */
+    char other[PATH_MAX];
+    snprintf(other, sizeof other, "%s/coord-elsewhere", t);
+    mkdir(other, 0700);
+    CHECK_EQ_INT(shim_frozen_get(other, "run-5-6", df, 5000, path, sizeof path, &ms),
+                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs"), 2502);
+    shim_frozen_remove(other, "run-5-6");
+    sqlite3_close(w);
+    umount_xfs();
+    CHECK(xfs_mnt[0] == 0, "umount %s", mnt);
+    unlink(img);
+}
+
 int main(void)
 {
     unit_watchdog(60);
@@ -340,5 +436,6 @@ int main(void)
     RUN(test_failures);
     RUN(test_lock_bounded);
     RUN(test_errno);
+    RUN(test_clone_on_xfs);
     return unit_finish();
 }

@@ -76,7 +76,17 @@ static void test_command_line(void)
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
     ARGV("/usr/bin/timeout", "60", "pytest", "--testmon");
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
-    ARGV("python3", "-c", "import pytest; pytest.main()", "pytest", "--testmon");
+    /* pytest.main() in this process: python -c calling it, an IDE's runner (not any script) */
+    ARGV("python3", "-c", "import pytest; pytest.main()", "-n", "2", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    ARGV("python3", "-c", "import subprocess; subprocess.run(['pytest'])", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
+    ARGV("python3", "/opt/pycharm/helpers/pycharm/_jb_pytest_runner.py", "--path", ".", "--",
+         "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    ARGV("python3", "/ext/python_files/vscode_pytest/run_pytest_script.py", "--testmon");
+    CHECK_EQ_INT(missed(NULL, NULL, &since, out), 1);
+    ARGV("python3", "run_tests.py", "--testmon");
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);
     ARGV("python3", "-m", "pip", "install", "pytest", "--testmon");
     CHECK_EQ_INT(missed(NULL, NULL, &since, out), 0);

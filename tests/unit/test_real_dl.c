@@ -6,10 +6,18 @@
 #include <dlfcn.h>
 
 static const char *const names[SHIM_REAL_COUNT] = {
-#define X(name) #name,
+#define X(name, kind) #name,
     SHIM_REAL_FUNCS(X)
 #undef X
 };
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
 
 static void test_not_loaded(void)
 {
@@ -42,10 +50,30 @@ static void test_local_library(void)
                  ((int (*)(void))dlsym(h, "sqlite3_libversion_number"))());
 }
 
+/* An SQLite without the functions the policies need: one line naming the first one missing, and
+ * the process passes everything through (dispatch.c asks shim_real_complete). */
+static void test_incomplete_library(void)
+{
+    void *h = dlopen(UNIT_BUILD_DIR "/liboldsqlite.so", RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "%s", dlerror());
+    if (!h)
+        return;
+    struct unit_capture cap = unit_capture_start(2);
+    void *p = shim_real_resolve(SHIM_REAL_sqlite3_open_v2, dlsym(h, "sqlite3_exec"));
+    char *msg = unit_capture_end(&cap);
+    CHECK(p == dlsym(h, "sqlite3_open_v2"), "what it has is used");
+    CHECK(!shim_real_complete(), "incomplete");
+    CHECK_CONTAINS(msg, "this process's SQLite (3006000) lacks sqlite3_prepare_v2, which the shim "
+                        "needs: it passes every call through");
+    CHECK_EQ_INT(count_lines(msg), 1);
+    free(msg);
+}
+
 int main(void)
 {
     unit_watchdog(20);
     RUN(test_not_loaded);
+    RUN_FORKED(test_incomplete_library); /* resolution is once per process */
     RUN(test_local_library);
     return unit_finish();
 }

@@ -4,6 +4,7 @@
  * with the number of the step that failed. */
 #include "conn.h"
 #include "coord.h"
+#include "dispatch.h"
 #include "role.h"
 #include "unit.h"
 #include <sys/stat.h>

@@ -104,12 +104,16 @@ static void worker_side(void)
     CHECK_EQ_INT(sqlite3_extended_errcode(db), SQLITE_CONSTRAINT_UNIQUE);
     CHECK_EQ_INT(journal_files(), 0); /* the worker's environment is its own business */
 
-    /* a write to test_execution: copied on first write, journaled, handed over after commit */
+    /* a write to test_execution: copied on first write, journaled, handed over after commit;
+     * committed, it leaves the worker's view: the worker reads the run's state again, as every
+     * other worker does (worker.h, the rule) */
     CHECK_EQ_INT(unit_run_sql(db, "UPDATE test_execution SET duration = 9.5 WHERE id = 1"), SQLITE_DONE);
-    CHECK(query_double(db, "SELECT duration FROM test_execution WHERE id = 1") == 9.5,
-          "the worker sees its own write");
-    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'table' "
+    CHECK(query_double(db, "SELECT duration FROM test_execution WHERE id = 1") == 0.5,
+          "a committed write leaves the worker's view");
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'view' "
                                "AND name = 'test_execution'"), 1);
+    CHECK_EQ_INT(query_int(db, "SELECT duration FROM temp.testmon_shim_own_test_execution "
+                               "WHERE id = 1"), 9); /* set aside, not lost */
     CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 0.5,
           "a read-write reader still sees the old value");
     CHECK_EQ_INT(journal_files(), 1);
@@ -125,14 +129,59 @@ static void worker_side(void)
     CHECK_EQ_INT(unit_run_sql(db, "ROLLBACK"), SQLITE_DONE);
     CHECK_EQ_INT(journal_files(), 1);
 
-    /* in an explicit transaction: handed over at COMMIT, not before */
+    /* in an explicit transaction: the worker sees its own writes until COMMIT, which hands them
+     * over; the copy taken back still holds the first transaction's rows, so a new row gets the
+     * rowid the controller will expect after replaying both journals */
     CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
     CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
                          "forced) VALUES (6, 'w::new', 0.25, 0, 0)"), SQLITE_DONE);
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 4);
+    CHECK(query_double(db, "SELECT duration FROM test_execution WHERE id = 1") == 9.5,
+          "inside its transaction the worker sees its earlier write again");
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM test_execution"), 4);
     CHECK_EQ_INT(journal_files(), 1);
     CHECK_EQ_INT(unit_run_sql(db, "COMMIT"), SQLITE_DONE);
     CHECK_EQ_INT(journal_files(), 2);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM test_execution"), 3);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM test_execution WHERE test_name = 'w::new'"), 0);
+
+    /* a statement still reading the copy when the transaction commits does not keep it: the
+     * view is back at once, and the reader finishes on what it had */
+    sqlite3_stmt *rd = NULL;
+    CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "UPDATE test_execution SET failed = 1 WHERE id = 2"), SQLITE_DONE);
+    CHECK_EQ_INT(shim_prepare(SHIM_PREPARE_V2, db, "SELECT id FROM test_execution", -1, 0, &rd,
+                              NULL), SQLITE_OK);
+    CHECK_EQ_INT(shim_step(rd, sqlite3_step), SQLITE_ROW);
+    CHECK_EQ_INT(unit_run_sql(db, "COMMIT"), SQLITE_DONE);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'view' "
+                               "AND name = 'test_execution'"), 1);
+    CHECK_EQ_INT(query_int(db, "SELECT failed FROM test_execution WHERE id = 2"), 0);
+    sqlite3_finalize(rd);
+    CHECK_EQ_INT(unit_run_sql(db, "UPDATE test_execution SET failed = 0 WHERE id = 2"), SQLITE_DONE);
+    CHECK_EQ_INT(journal_files(), 4);
+
+    /* a statement prepared against the copy and stepped again once the view is back (Python
+     * keeps prepared statements in a cache): SQLite re-prepares it against the view and refuses;
+     * the shim takes the copy back and the statement runs */
+    sqlite3_stmt *ins = NULL;
+    CHECK_EQ_INT(unit_run_sql(db, "BEGIN"), SQLITE_DONE);
+    CHECK_EQ_INT(shim_prepare(SHIM_PREPARE_V2, db, "INSERT INTO test_execution(environment_id, "
+                              "test_name, duration, failed, forced) VALUES (6, ?, 0.5, 0, 0)", -1,
+                              0, &ins, NULL), SQLITE_OK);
+    sqlite3_bind_text(ins, 1, "w::cached1", -1, SQLITE_STATIC);
+    CHECK_EQ_INT(shim_step(ins, sqlite3_step), SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "COMMIT"), SQLITE_DONE);
+    CHECK_EQ_INT(journal_files(), 5);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM temp.sqlite_master WHERE type = 'view' "
+                               "AND name = 'test_execution'"), 1);
+    sqlite3_reset(ins);
+    sqlite3_bind_text(ins, 1, "w::cached2", -1, SQLITE_STATIC);
+    CHECK_EQ_INT(shim_step(ins, sqlite3_step), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 6);
+    sqlite3_finalize(ins);
+    CHECK_EQ_INT(journal_files(), 6);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM test_execution"), 3);
 
     /* the file itself was never written */
     size_t len1;
@@ -141,7 +190,7 @@ static void worker_side(void)
     free(bytes0), free(bytes1);
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
-    CHECK_EQ_INT(journal_files(), 2); /* nothing pending at close */
+    CHECK_EQ_INT(journal_files(), 6); /* nothing pending at close */
 }
 
 /* Many workers open the run's copy at the same moment, none open before: each one's first read
@@ -311,11 +360,13 @@ static void test_end_to_end(void)
     RUN_FORKED(worker_side);
 
     /* the worker's changes wait in journal files until the controller's next write */
-    CHECK_EQ_INT(journal_files(), 2);
+    CHECK_EQ_INT(journal_files(), 6);
     CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 0.5, "not yet");
     CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(environment_id, test_name, duration, failed, "
                          "forced) VALUES (6, 'c::own', 1.5, 0, 0)"), SQLITE_DONE);
-    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 5); /* after the worker's row 4 */
+    CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 7); /* after the worker's rows 4, 5 and 6 */
+    CHECK_EQ_INT(file_int("SELECT count(*) FROM test_execution WHERE id IN (5, 6) AND test_name "
+                          "LIKE 'w::cached_'"), 2);
     CHECK_EQ_INT(journal_files(), 0);
     CHECK(file_double("SELECT duration FROM test_execution WHERE id = 1") == 9.5,
           "the worker's update landed");

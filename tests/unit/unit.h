@@ -284,9 +284,12 @@ static __attribute__((unused)) void unit_fork(void (*fn)(void), const char *name
 /* Fill every entry from the libsqlite3 this program links (as real.c would find it). */
 static __attribute__((unused)) void unit_real_fill(void)
 {
-#define X(name) atomic_store(&shim_real_table[SHIM_REAL_##name], (void *)&name);
-    SHIM_REAL_FUNCS(X)
+    void *fns[SHIM_REAL_COUNT] = {
+#define X(name, kind) [SHIM_REAL_##name] = (void *)&name,
+        SHIM_REAL_FUNCS(X)
 #undef X
+    };
+    shim_real_set_all(fns); /* as static.c does: resolved, and complete */
 }
 /* Replace one entry by a mock; returns the previous one. */
 static __attribute__((unused)) void *unit_real_mock(int id, void *fn) { return atomic_exchange(&shim_real_table[id], fn); }

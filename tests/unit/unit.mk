@@ -20,6 +20,24 @@ unit: $(UNIT_BINS)
 	@sh tests/unit/run.sh '$(UNIT_RUN)' $(UNIT_BINS)
 
 $(UNIT_BUILD)/test_real_dl: UNIT_LIBS = $(CJSON_LIBS) -ldl -lpthread
+# test_session defines CPython's entry points itself; the shim finds them in the global scope
+$(UNIT_BUILD)/test_session: UNIT_LDFLAGS += -rdynamic
+
+# test_hook reads the .symtab of a shared library (SQLite inside libpython: older
+# python-build-standalone) and of a copy stripped with --strip-all.
+$(UNIT_BUILD)/libhidden.so: tests/unit/fixtures/hidden.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
+$(UNIT_BUILD)/libhidden-stripped.so: $(UNIT_BUILD)/libhidden.so
+	objcopy --strip-all $< $@
+$(UNIT_BUILD)/test_hook: $(UNIT_BUILD)/libhidden.so $(UNIT_BUILD)/libhidden-stripped.so
+# test_real_dl resolves from an SQLite that lacks what the shim needs
+$(UNIT_BUILD)/liboldsqlite.so: tests/unit/fixtures/oldsqlite.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
+$(UNIT_BUILD)/test_real_dl: $(UNIT_BUILD)/liboldsqlite.so
+$(UNIT_BUILD)/test_real_dl: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
+$(UNIT_BUILD)/test_hook: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
 
 $(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h tests/unit/runfile.h tests/common/testdb.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
 	@mkdir -p $(@D)

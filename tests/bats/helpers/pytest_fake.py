@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """A stand-in for a pytest-testmon controller and its xdist workers, for process-level tests.
 
-Named pytest_*.py because the shim recognises a controller by a pytest command line.  It speaks
+Named pytest_*.py because the shim recognises a controller by a pytest command line; a copy under
+another name (run_tests.py, _jb_pytest_runner.py) stands for pytest.main() called by a launcher,
+which the shim recognises by the modules a pytest session with testmon has imported: --session
+imports stand-ins of those (_pytest.main, testmon.pytest_testmon) in the controller.  It speaks
 to .testmondata the way testmon does (Python's sqlite3, unqualified table names, implicit BEGIN)
 and prints one JSON line per process on stdout for the test to inspect.
 
   pytest_fake.py controller DIR [--workers N] [--delay S] [--worker-delay S] [--die-before-ready]
-                 [--worker-sql SQL]...   statements every worker executes after opening
+                 [--session] [--worker-dir DIR2] [--worker-sql SQL]...   statements every worker
+                 executes after opening; --worker-dir: the workers open DIR2's datafile instead
   pytest_fake.py worker DIR [--worker-sql SQL]...   (run with PYTEST_XDIST_WORKER set)
 """
 import argparse
@@ -16,7 +20,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 
+# The testmon-like schema of the Python tests (tests/e2e/test_oracle.py imports it too; the C
+# tests' is tests/common/testdb.h): testmon 2.x's tables, mcall_id standing for 2.0.x's
+# per-process scratch tables.
 SCHEMA = """
 CREATE TABLE environment (id INTEGER PRIMARY KEY ASC, environment_name TEXT,
     system_packages TEXT, python_version TEXT,
@@ -24,6 +32,11 @@ CREATE TABLE environment (id INTEGER PRIMARY KEY ASC, environment_name TEXT,
 CREATE TABLE test_execution (id INTEGER PRIMARY KEY ASC, environment_id INTEGER,
     test_name TEXT, duration FLOAT, failed BIT, forced BIT,
     FOREIGN KEY(environment_id) REFERENCES environment(id));
+CREATE TABLE file_fp (id INTEGER PRIMARY KEY, filename TEXT, method_checksums BLOB,
+    mtime FLOAT, fsha TEXT);
+CREATE TABLE test_execution_file_fp (test_execution_id INTEGER, fingerprint_id INTEGER,
+    FOREIGN KEY(test_execution_id) REFERENCES test_execution(id),
+    FOREIGN KEY(fingerprint_id) REFERENCES file_fp(id));
 CREATE TABLE mcall_id (id INTEGER PRIMARY KEY ASC, exec_id INTEGER);
 CREATE TABLE metadata (dataid TEXT PRIMARY KEY, data TEXT);
 """
@@ -35,6 +48,9 @@ def emit(obj):
 
 
 def controller(a):
+    if a.session:  # what sys.modules holds when testmon opens its datafile in a pytest session
+        for name in ("_pytest", "_pytest.main", "testmon", "testmon.pytest_testmon"):
+            sys.modules.setdefault(name, types.ModuleType(name))
     path = os.path.join(a.dir, ".testmondata")
     con = sqlite3.connect(path, timeout=60)
     con.execute("PRAGMA journal_mode = WAL")
@@ -42,7 +58,7 @@ def controller(a):
     workers = []
     for i in range(a.workers):  # spawned before the schema exists: they must wait for ready
         env = dict(os.environ, PYTEST_XDIST_WORKER="gw%d" % i)
-        args = [sys.executable, os.path.abspath(__file__), "worker", a.dir]
+        args = [sys.executable, os.path.abspath(__file__), "worker", a.worker_dir or a.dir]
         for sql in a.worker_sql:
             args += ["--worker-sql", sql]
         args += ["--worker-delay", str(a.worker_delay)]
@@ -105,6 +121,10 @@ def main():
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--die-before-ready", action="store_true")
+    p.add_argument("--worker-dir", default="",
+                   help="controller: the directory whose datafile the workers open")
+    p.add_argument("--session", action="store_true",
+                   help="controller: import stand-ins of a pytest session's modules first")
     p.add_argument("--worker-sql", action="append", default=[])
     p.add_argument("--worker-delay", type=float, default=0.0,
                    help="seconds a worker sleeps before opening the datafile")
