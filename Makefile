@@ -1,42 +1,65 @@
-# testmon-shim.  `make` builds build/libtestmon_shim.so; `make test` runs what CI runs.
+# testmon-shim.  `make` only builds build/libtestmon_shim.so and build/testmon-shim (it needs a C
+# compiler, the SQLite headers and cJSON: `make deps` installs them on Debian); `make test` runs
+# what CI runs, `make demo` the demo: both install what they need first.
+# Honoured: CC, CPPFLAGS, CFLAGS, LDFLAGS, BUILD.  WERROR=-Werror turns warnings into errors
+# (make test and CI set it; a user's build does not).
 CC      ?= cc
 BUILD   ?= build
-VERSION  = 0.1.0
+VERSION := $(shell cat VERSION)
 CFLAGS  ?= -O2 -g
-WARN     = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+WERROR  ?=
+WARN     = -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
-SHIM_CFLAGS  = $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-               $(CJSON_CFLAGS) -DTESTMON_SHIM_VERSION='"$(VERSION)"'
+SHIM_CFLAGS  = $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+               $(CJSON_CFLAGS) -DTESTMON_SHIM_VERSION='"$(VERSION)"' -MMD -MP
 # Never -lsqlite3: the real functions are found at run time from the caller's library.
-SHIM_LDFLAGS = -shared -Wl,--version-script=shim/libtestmon_shim.map -Wl,-z,defs
+SHIM_MAP     = $(BUILD)/libtestmon_shim.map
+SHIM_LDFLAGS = -shared -Wl,--version-script=$(SHIM_MAP) -Wl,-z,defs
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:shim/%.c=$(BUILD)/shim/%.o)
 
-.PHONY: all deps test check demo e2e compat-table clean
-all: $(BUILD)/.deps $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
+# Objects are rebuilt when the compiler or its flags change (WERROR included), not only when a
+# source or header does (-MMD).
+FLAGS_STAMP = $(BUILD)/.flags
+FLAGS_NOW  := $(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(VERSION)
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
+	printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
 
-# Debian packages the build and the tests need (scripts/install-deps.sh), checked once per tree.
-$(BUILD)/.deps: scripts/install-deps.sh
-	@mkdir -p $(@D)
-	@scripts/install-deps.sh
-	@touch $@
+.PHONY: all deps test check demo e2e compat-table clean
+all: $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
+
+# Debian packages the build and the tests need (scripts/install-deps.sh: apt-get, sudo when not
+# root).  Only `make deps`, `make demo` and `make test` run it.
 deps:
 	scripts/install-deps.sh
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile | $(BUILD)/.deps
+$(BUILD)/shim/%.o: shim/%.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
 
-$(BUILD)/libtestmon_shim.so: $(SHIM_OBJS) shim/libtestmon_shim.map
-	$(CC) $(CFLAGS) -o $@ $(SHIM_OBJS) $(SHIM_LDFLAGS) $(CJSON_LIBS) -ldl -lpthread
+# The version script, from api.h's list (only the preprocessor: -P drops line markers).
+$(SHIM_MAP): shim/libtestmon_shim.map.in shim/api.h
+	@mkdir -p $(@D)
+	$(CC) -E -P -x c -Ishim $< -o $@
 
-# Everything CI runs; the last line of output is `N passed, N failed`.
-test check: all
-	tests/run.sh
+$(BUILD)/libtestmon_shim.so: $(SHIM_OBJS) $(SHIM_MAP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SHIM_OBJS) $(SHIM_LDFLAGS) $(CJSON_LIBS) -ldl -lpthread
+
+-include $(SHIM_OBJS:.o=.d)
+
+# Everything CI runs, warnings as errors; the last line of output is `N passed, N failed`.
+test: deps
+	WERROR=-Werror tests/run.sh
+
+# The fast tier, for the edit-compile-test loop (under 2 minutes on 2 cores): the unit tests, the
+# bats tests four at a time, one e2e cell through a few steps; the same closing line.
+check: deps
+	WERROR=-Werror SUITES=unit,bats,e2e-quick BATS_JOBS=4 tests/run.sh
 
 # A sample project that breaks under pytest -n 2 --testmon with testmon 2.1.3, and passes with the shim.
-demo: all
+demo: deps
+	$(MAKE) -s all
 	examples/demo.sh
 
 # README's compatibility table, from the last `make e2e` (build/e2e-results.json).
@@ -51,3 +74,4 @@ include tests/unit/unit.mk
 include tests/e2e/e2e.mk
 include tests/check.mk
 include bench/bench.mk
+include tools/wheel.mk

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Write the compatibility table of README.md from build/e2e-results.json.
+"""Write the compatibility tables of README.md from build/e2e-results.json and
+build/e2e-real-results.json.
 
-  scripts/compat-table.py [RESULTS] [README]
+  scripts/compat-table.py [RESULTS] [README] [REAL_RESULTS]
 
 One row per testmon release: the interpreters whose cells passed with the shim, the steps that
 agreed with the serial run, and what the same release does without the shim (from the pins
-file's expectations, which `make e2e SHIM=off` asserts)."""
+file's expectations, which `make e2e SHIM=off` asserts); then the real-project replay
+(`make e2e-real`): the steps that agreed with the shim and, from e2e-real-results-off.json
+beside it when `make e2e-real SHIM=off` wrote one, without it.
+
+`make e2e` and `make e2e-real` are separate runs: the columns of a results file that is absent
+keep what the table had, and the sources line under the table says so."""
 import json
 import os
 import re
@@ -14,14 +20,31 @@ import sys
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 results_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "build", "e2e-results.json")
 readme_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "README.md")
-try:
-    results = json.load(open(results_path))
-except (OSError, ValueError) as e:
-    sys.exit("compat-table: cannot read %s (%s): run `make e2e` first" % (results_path, e))
+real_path = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "build",
+                                                                "e2e-real-results.json")
+real_off_path = os.path.join(os.path.dirname(real_path), "e2e-real-results-off.json")
 pins = json.load(open(os.path.join(root, "tests", "e2e", "pins.json")))
-if results.get("shim") not in ("on", True):
-    sys.exit("compat-table: %s is a SHIM=off run; the table describes runs with the shim"
-             % results_path)
+real_data = json.load(open(os.path.join(root, "tests", "e2e", "real.json")))
+
+
+def load(path, mode, command):
+    """A results file of one shim mode, or None (with a note on stderr) if absent."""
+    try:
+        data = json.load(open(path))
+    except (OSError, ValueError) as e:
+        print("compat-table: %s: %s; its columns keep what the table had (run `%s`)"
+              % (os.path.relpath(path, root), e, command), file=sys.stderr)
+        return None
+    if data.get("shim") not in ((mode, True) if mode == "on" else (mode,)):
+        sys.exit("compat-table: %s is not a run with shim %s" % (path, mode))
+    return data
+
+
+results = load(results_path, "on", "make e2e")
+real_on = load(real_path, "on", "make e2e-real")
+real_off = load(real_off_path, "off", "make e2e-real SHIM=off")
+if not (results or real_on or real_off):
+    sys.exit("compat-table: no results to write (run `make e2e` or `make e2e-real` first)")
 
 
 def vkey(v):
@@ -29,21 +52,27 @@ def vkey(v):
 
 
 rows = {}
-for cell in results.get("cells", []):
-    rows.setdefault(cell["release"], []).append(cell)
+launched = {}
+for cell in (results or {}).get("cells", []):
+    if cell.get("launcher"):  # pytest.main() cells: a table of their own
+        launched.setdefault(cell["launcher"], []).append(cell)
+    else:
+        rows.setdefault(cell["release"], []).append(cell)
 
-lines = ["| testmon | Python | with the shim | steps agreeing | without the shim (upstream) |",
-         "|---|---|---|---|---|"]
-for release in sorted(rows, key=vkey):
-    cells = sorted(rows[release], key=lambda c: vkey(c["python"]))
+def synthetic_cells(cells, release):
+    cells = sorted(cells, key=lambda c: vkey(c["python"]))
     pys = ", ".join(c["python"] for c in cells)
     verdicts = {c["verdict"] for c in cells}
     on = pins["releases"].get(release, {}).get("expected", {}).get("on", {})
+    seen = sorted({s for c in cells for s in (c.get("observed") or {})})
     if verdicts == {"pass"}:
         verdict = "pass"
-    elif verdicts == {"bug reproduced"} and on:
-        # expected with the shim too: upstream behaviour the shim leaves alone (see pins notes)
+    elif verdicts <= {"pass", "bug reproduced"} and on and vkey(release) < (1, 4):
+        # testmon 1.0-1.3 deactivate in the controller; the shim steps aside (see pins notes)
         verdict = "as upstream (steps aside)"
+    elif verdicts <= {"pass", "bug reproduced"} and on:
+        # expected with the shim too: upstream behaviour the shim cannot change (pins notes)
+        verdict = "pass; as upstream at " + ", ".join(seen)
     else:
         verdict = ", ".join(sorted(verdicts))
     steps = ", ".join("%s/%s" % (c.get("passed_steps", "-"), c.get("total_steps", "-")) for c in cells)
@@ -51,16 +80,130 @@ for release in sorted(rows, key=vkey):
     broken = sorted({k.split("@")[0] for k, tags in off.items()
                      if any(t.lstrip("?") not in ("~racy",) for t in tags)})
     upstream = ("fails at: " + ", ".join(broken)) if broken else "agrees with serial"
-    lines.append("| %s | %s | %s | %s | %s |" % (release, pys, verdict, steps, upstream))
-when = results.get("finished") or results.get("started") or ""
-lines.append("")
-lines.append("From `%s`%s." % (os.path.relpath(results_path, root), (", " + when) if when else ""))
-table = "\n".join(lines)
+    return [pys, verdict, steps, upstream]
+
+
+def real_figure(cells, steps_aside):
+    """'pass, 18/18 steps' for one testmon release's real-project cells."""
+    if not cells:
+        return "not run"
+    agreed = sum(c.get("passed_steps", 0) or 0 for c in cells)
+    total = sum(c.get("total_steps", 0) or 0 for c in cells)
+    verdicts = {c["verdict"] for c in cells}
+    if verdicts == {"pass"}:
+        verdict = "pass"
+    elif verdicts <= {"pass", "bug reproduced"} and steps_aside:
+        verdict = "as upstream (steps aside)"
+    elif verdicts == {"agrees"}:
+        verdict = "agrees with serial"
+    elif verdicts <= {"agrees", "upstream differs"}:
+        verdict = "differs"
+    else:
+        verdict = ", ".join(sorted(verdicts))
+    return "%s, %d/%d steps" % (verdict, agreed, total)
+
+
+def old_rows(text):
+    """{release: [cells after the release]} of the releases' table in README.md (4 or 6 wide)."""
+    m = re.search(r"<!-- compat-table:begin -->\n(.*?)\n<!-- compat-table:end -->", text, re.S)
+    out = {}
+    for line in (m.group(1) if m else "").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] not in ("testmon", "---"):
+            out[cells[0]] = cells[1:] + ["not run"] * (6 - len(cells[1:]))
+    return out
+
+
+def by_release(data):
+    out = {}
+    for cell in (data or {}).get("cells", []):
+        out.setdefault(cell["release"], []).append(cell)
+    return out
+
 
 text = open(readme_path).read()
-new = re.sub(r"(<!-- compat-table:begin -->\n).*?(\n<!-- compat-table:end -->)",
-             lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
-if new == text and table not in text:
-    sys.exit("compat-table: markers not found in %s" % readme_path)
-open(readme_path, "w").write(new)
-print(table)
+old = old_rows(text)
+ron, roff = by_release(real_on), by_release(real_off)
+lines = ["| testmon | Python | with the shim | steps agreeing | without the shim (upstream) "
+         "| real projects, with the shim | real projects, without |",
+         "|---|---|---|---|---|---|---|"]
+for release in sorted(set(rows) | set(old) | set(ron) | set(roff), key=vkey):
+    if rows and release not in rows:
+        continue  # no longer in the matrix
+    kept = old.get(release, ["-"] * 4 + ["not run"] * 2)
+    first = synthetic_cells(rows[release], release) if rows else kept[:4]
+    aside = bool(real_data.get("expected", {}).get("on", {}).get(release))
+    on = real_figure(ron.get(release), aside) if real_on else kept[4]
+    off = real_figure(roff.get(release), False) if real_off else kept[5]
+    lines.append("| %s |" % release + "".join(" %s |" % c for c in first + [on, off]))
+lines.append("")
+sources = []
+for data, path, what, has in ((results, results_path, "the first four columns", rows),
+                              (real_on, real_path, "real projects", real_on),
+                              (real_off, real_off_path, "real projects without the shim",
+                               real_off)):
+    rel = os.path.relpath(path, root)
+    if has:
+        projects = sorted({c["project"] for c in data.get("cells", []) if "project" in c})
+        when = data.get("finished") or data.get("started") or ""
+        sources.append("%s: `%s`%s%s" % (what, rel, " (%s)" % ", ".join(projects) if projects
+                                         else "", ", " + when if when else ""))
+    else:
+        sources.append("%s: as in the previous table (no `%s`%s)" % (
+            what, rel, " with them" if data else ""))
+lines.append("Sources: " + "; ".join(sources) + ".")
+FLOOR = "Real projects, fingerprint rows differing"
+if real_on and real_on.get("noise_floor"):
+    lines.append("")
+    lines.append(FLOOR + " from the serial run's after each step, summed over all releases: " +
+                 "; ".join("%s %d with -n 2 and the shim, %d between two serial runs (of %d)" % (
+                     p, f["xdist_rows"], f["noise_rows"], f["rows"])
+                     for p, f in sorted(real_on["noise_floor"].items())) + ".")
+elif not real_on:
+    kept_floor = [line for line in text.splitlines() if line.startswith(FLOOR)]
+    lines += [""] + kept_floor[:1] if kept_floor else []
+table = "\n".join(lines)
+
+# The launcher cells (tests/e2e/launchers.json): one row per way of starting pytest.
+launch = json.load(open(os.path.join(root, "tests", "e2e", "launchers.json")))
+LAUNCHER_NAMES = {"script": "`python run_tests.py` (a script calling `pytest.main()`)",
+                  "jb": "`python _jb_pytest_runner.py` (PyCharm's runner's name)",
+                  "dash_c": "`python -c \"import pytest; pytest.main()\"`"}
+ltable = ["| started as | testmon, pytest | with the shim | steps agreeing |"
+          " without the shim (upstream) |", "|---|---|---|---|---|"]
+for name in launch["launchers"]:
+    cells = sorted(launched.get(name, []), key=lambda c: (vkey(c["release"]), c["profile"]))
+    if not cells:
+        continue
+    combos = ", ".join("%s/%s" % (c["release"], c["profile"].replace("pytest", "")) for c in cells)
+    verdicts = sorted({c["verdict"] for c in cells})
+    steps = ", ".join("%s/%s" % (c.get("passed_steps", "-"), c.get("total_steps", "-"))
+                      for c in cells)
+    fails = ["%s at %s" % (rel, ", ".join(spec["expected"]["off"]))
+             for rel, spec in launch["cells"].items() if spec["expected"]["off"]]
+    ltable.append("| %s | %s | %s | %s | fails: %s |" % (
+        LAUNCHER_NAMES.get(name, name), combos, ", ".join(verdicts), steps, "; ".join(fails)))
+ltable.append("")
+ltable.append("Steps: %s (Python %s)." % (", ".join(launch["steps"]), launch["python"]))
+ltable = "\n".join(ltable)
+
+
+def put(text, marker, body):
+    new = re.sub(r"(<!-- %s:begin -->\n).*?(\n<!-- %s:end -->)" % (marker, marker),
+                 lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
+    if new == text and body not in text:
+        sys.exit("compat-table: %s markers not found in %s" % (marker, readme_path))
+    return new
+
+
+# a LAUNCHERS=only run with no real-project results leaves the releases' table as it is
+write_releases = rows or real_on or real_off
+if write_releases:
+    text = put(text, "compat-table", table)
+if launched:
+    text = put(text, "launcher-table", ltable)
+open(readme_path, "w").write(text)
+if write_releases:
+    print(table)
+if launched:
+    print(ltable)

@@ -3,9 +3,14 @@
 # Python packages for the tests are not installed here: the tests create their own venvs.
 set -euo pipefail
 # clang (libFuzzer, with its recommended compiler-rt) and valgrind: make check-slow, a suite of
-# make test
+# make test.  xfsprogs: test_frozen mounts an xfs image to test the reflink copy of the datafile.
+# dpkg-dev: dpkg-source unpacks cJSON's Debian source package for the wheel (make wheel).
+# python3.11-dev (libpython3.11-pic.a), zlib1g-dev, libexpat1-dev, llvm (llvm-strip): the emulated
+# python-build-standalone interpreters of tests/static/build-python.sh (static-3.11 cells).
+# parallel: bats runs tests at once with it (make check's fast tier).
 pkgs=(gcc make pkg-config binutils libsqlite3-dev libcjson-dev sqlite3 git python3 python3-venv
-      bats bats-support bats-assert clang valgrind)
+      bats bats-support bats-assert clang valgrind xfsprogs
+      dpkg-dev python3.11-dev python3.11-venv zlib1g-dev libexpat1-dev llvm parallel)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
