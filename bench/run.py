@@ -22,7 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-SECTIONS = ("micro", "callgrind", "static", "serial", "xdist", "release", "memory")
+SECTIONS = ("micro", "callgrind", "static", "serial", "xdist", "release", "memory", "snapshot",
+            "gain")
 
 
 def log(msg):
@@ -556,6 +557,12 @@ def build_rows(R):
                          ("max %.0f us" % max(lat)) if lat else "none waited",
                          "%d/%d workers waited, %d runs" % (len(lat), v["workers"], v["runs"]),
                          "<= 1 ms", mark(bool(lat) and max(lat) <= 1000)))
+    if "snapshot" in R:
+        import snapshot
+        rows += snapshot.table_rows(R["snapshot"])
+    if "gain" in R:
+        import gain
+        rows += gain.table_rows(R["gain"])
     if "memory" in R:
         for label, v in R["memory"].items():
             d = v["on"] - v["off"]
@@ -622,13 +629,14 @@ def main():
         a.modules = min(a.modules, 40)
     a.tests = a.modules * a.per_module
     a.serial_testmon = "2.1.4"
+    a.snapshot_sizes = (1, 50) if a.quick else (1, 50, 250)
     a.reruns = 2 if a.quick else 4
     with open(os.path.join(HERE, "pins.json")) as f:
         pins = json.load(f)
     t_start = time.time()
     py = find_python(pins["python"])
     venvs = {}
-    if only & {"serial", "xdist", "release", "memory"} or a.setup_only:
+    if only & {"serial", "xdist", "release", "memory", "snapshot", "gain"} or a.setup_only:
         for rel, pk in pins["testmon"].items():
             venvs[rel] = ensure_venv("tm" + rel, py, pins["common"] + pk)
     plot_venv = ensure_venv("plot", py, pins["plot"])
@@ -686,6 +694,19 @@ def main():
             log("release: -n %s, workers waiting for ready" % counts)
             R["release"] = bench_release(a, venvs[a.serial_testmon], counts, 2 if a.quick else 3)
             lap("release")
+        if "snapshot" in only:
+            import snapshot
+            log("snapshot: datafiles of %s MB, -n 2 and -n 8 reruns, off/on ABBA"
+                % ",".join(map(str, a.snapshot_sizes)))
+            R["snapshot"] = snapshot.bench_snapshot(a.lib, venvs[a.serial_testmon], a.tmp,
+                                                    2, [2, 8], a.snapshot_sizes)
+            lap("snapshot")
+        if "gain" in only:
+            import gain
+            log("gain: %s, serial --testmon / -n 2 --testmon + shim / -n 2" % gain.PROJECT)
+            R["gain"] = gain.bench_gain(a.lib, venvs[a.serial_testmon], a.tmp,
+                                        3 if a.quick else 6)
+            lap("gain")
     finally:
         shutil.rmtree(a.tmp, ignore_errors=True)
     R["meta"]["loadavg_end"] = os.getloadavg()

@@ -66,6 +66,11 @@ static int write_code(uint8_t *at, const uint8_t *bytes, size_t len)
 
 int shim_hook_install(struct shim_hook *hooks, int n, char *why, size_t whysz)
 {
+    enum { MAX_HOOKS = 16 };
+    if (n < 1 || n > MAX_HOOKS) {
+        snprintf(why, whysz, "cannot hook %d functions (1 to %d)", n, MAX_HOOKS);
+        return -1;
+    }
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < n; i++) {
         uintptr_t t = (uintptr_t)hooks[i].target;
@@ -74,19 +79,14 @@ int shim_hook_install(struct shim_hook *hooks, int n, char *why, size_t whysz)
     }
     long pg = sysconf(_SC_PAGESIZE);
     size_t len = ((size_t)n * SLOT + (size_t)pg - 1) & ~(size_t)(pg - 1);
-    uint8_t *page = n > 0 ? alloc_near(lo, hi, len) : NULL;
+    uint8_t *page = alloc_near(lo, hi, len);
     if (!page) {
         snprintf(why, whysz, "no memory could be mapped near SQLite's code for the hooks");
         return -1;
     }
     /* Plan every hook first: stubs and trampolines, and the jumps that will replace entries. */
-    uint8_t entry[16][24];
-    size_t stolen[16];
-    if (n > 16) {
-        snprintf(why, whysz, "too many functions to hook");
-        munmap(page, len);
-        return -1;
-    }
+    uint8_t entry[MAX_HOOKS][24];
+    size_t stolen[MAX_HOOKS];
     for (int i = 0; i < n; i++) {
         uint8_t *slot = page + (size_t)i * SLOT, *tramp = slot + STUB;
         const uint8_t *code = hooks[i].target;
@@ -114,7 +114,7 @@ int shim_hook_install(struct shim_hook *hooks, int n, char *why, size_t whysz)
         munmap(page, len);
         return -1;
     }
-    uint8_t saved[16][24];
+    uint8_t saved[MAX_HOOKS][24];
     for (int i = 0; i < n; i++) {
         memcpy(saved[i], hooks[i].target, stolen[i]);
         if (write_code(hooks[i].target, entry[i], stolen[i]) != 0) {

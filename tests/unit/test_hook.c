@@ -137,6 +137,24 @@ static void all_or_none(void)
     CHECK(call_target(7, 1) == want && calls == 0, "still the original");
 }
 
+/* A count out of range is refused before anything is mapped or written. */
+static void counts_out_of_range(void)
+{
+    uint8_t before[8];
+    memcpy(before, (void *)&target_fn, sizeof before);
+    struct shim_hook h[17];
+    for (int i = 0; i < 17; i++)
+        h[i] = (struct shim_hook){(void *)&target_fn, size_of((void *)&target_fn),
+                                  (void *)&repl_target, NULL};
+    char why[256] = "";
+    CHECK_EQ_INT(shim_hook_install(h, 17, why, sizeof why), -1);
+    CHECK_CONTAINS(why, "cannot hook 17 functions");
+    CHECK_EQ_INT(shim_hook_install(h, 0, why, sizeof why), -1);
+    CHECK_CONTAINS(why, "cannot hook 0 functions");
+    CHECK(memcmp(before, (void *)&target_fn, sizeof before) == 0, "nothing written");
+    CHECK(h[0].trampoline == NULL, "no trampoline");
+}
+
 int main(void)
 {
     unit_watchdog(20);
@@ -145,6 +163,7 @@ int main(void)
 #if defined(__x86_64__)
     RUN_FORKED(hooked);
     RUN_FORKED(all_or_none);
+    RUN_FORKED(counts_out_of_range);
 #else
     unit_skip("hooks are implemented for x86-64 only");
 #endif
