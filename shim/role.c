@@ -46,6 +46,14 @@ static enum shim_role decide(const char *canonical, int session)
     return SHIM_ROLE_CONTROLLER;
 }
 
+int shim_role_would_control(void)
+{
+    const char *wid = getenv("PYTEST_XDIST_WORKER");
+    if (wid && *wid)
+        return 0;
+    return shim_is_pytest_process() || (!shim_config.started_by_test && shim_session_witness());
+}
+
 enum shim_role shim_role_for_open(const char *filename, int flags)
 {
     char canonical[PATH_MAX];

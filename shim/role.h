@@ -30,6 +30,9 @@
  * a lock, then fixed; another file, or another .testmondata, is a bystander's): CONTROLLER,
  * WORKER (to be confirmed by worker.c, which may step aside), or BYSTANDER. */
 enum shim_role shim_role_for_open(const char *filename, int flags);
+/* Would a datafile open now make this process a controller (the rule above; asks the
+ * interpreter's witness where the command line does not tell)?  Decides nothing. */
+int shim_role_would_control(void);
 /* The worker stepped aside (no run of its controller): a bystander from now on. */
 void shim_role_step_aside(void);
 /* After fork: the child is a new process with no role yet. */

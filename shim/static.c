@@ -7,6 +7,7 @@
 #include "object.h"
 #include "proc.h"
 #include "real.h"
+#include "role.h"
 #include "session.h"
 #include <dlfcn.h>
 #include <limits.h>
@@ -60,12 +61,10 @@ static int audit(const char *event, void *args, void *data)
         return 0;
     int saved = errno;
     char path[4096];
-    const char *wid = getenv("PYTEST_XDIST_WORKER");
-    /* Said by the run's controller, not by its workers, nor by a script or a nested pytest
-     * that opens the datafile (role.h's bystanders). */
-    if (connect_path(args, path, sizeof path) && shim_datafile_maybe(path) && !(wid && *wid) &&
-        !shim_config.disabled && !shim_config.started_by_test &&
-        (shim_is_pytest_process() || shim_session_witness())) {
+    /* Said by the run's controller (role.h's rule), not by its workers, nor by a script or a
+     * nested pytest.main() that opens the datafile. */
+    if (connect_path(args, path, sizeof path) && shim_datafile_maybe(path) &&
+        !shim_config.disabled && shim_role_would_control()) {
         said = 1;
         shim_log_error("this Python has SQLite linked in and %s, so the shim cannot reach it and "
                        "steps aside: pytest -n --testmon may fail as without it; use a Python "
