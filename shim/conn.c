@@ -6,7 +6,7 @@
 #include <string.h>
 
 static struct shim_conn conns[SHIM_MAX_CONNS];
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+struct shim_forklock shim_conn_lock = SHIM_FORKLOCK_INIT;
 atomic_int shim_conn_count;
 
 struct shim_conn *shim_conn_find(sqlite3 *db)
@@ -28,7 +28,7 @@ static int on_commit(void *arg)
 struct shim_conn *shim_conn_add(sqlite3 *db, int kind)
 {
     struct shim_conn *slot = NULL;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_conn_lock.m);
     for (int i = 0; i < SHIM_MAX_CONNS && !slot; i++)
         if (!atomic_load(&conns[i].db))
             slot = &conns[i];
@@ -38,7 +38,7 @@ struct shim_conn *shim_conn_add(sqlite3 *db, int kind)
         atomic_store_explicit(&slot->db, db, memory_order_release);
         atomic_fetch_add(&shim_conn_count, 1);
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_conn_lock.m);
     if (!slot) {
         shim_log_error("more than %d datafile connections in one process; passing this one "
                        "through unmanaged", SHIM_MAX_CONNS);
@@ -50,12 +50,12 @@ struct shim_conn *shim_conn_add(sqlite3 *db, int kind)
 
 void shim_conn_remove(struct shim_conn *c)
 {
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_conn_lock.m);
     if (atomic_load(&c->db)) {
         atomic_store(&c->db, NULL);
         atomic_fetch_sub(&shim_conn_count, 1);
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_conn_lock.m);
 }
 
 int shim_conn_take_commit(struct shim_conn *c)
@@ -70,7 +70,6 @@ int shim_conn_take_commit(struct shim_conn *c)
 
 void shim_conn_forget_all(void)
 {
-    pthread_mutex_init(&lock, NULL);
     for (int i = 0; i < SHIM_MAX_CONNS; i++)
         atomic_store(&conns[i].db, NULL);
     atomic_store(&shim_conn_count, 0);

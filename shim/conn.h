@@ -5,6 +5,7 @@
  * path is one atomic load of shim_conn_count and a branch. */
 #ifndef SHIM_CONN_H
 #define SHIM_CONN_H
+#include "forklock.h"
 #include <sqlite3.h>
 #include <stdatomic.h>
 
@@ -29,4 +30,6 @@ void shim_conn_remove(struct shim_conn *c);
 int shim_conn_take_commit(struct shim_conn *c);
 /* After fork: the child's copies of the parent's handles are not ours to manage. */
 void shim_conn_forget_all(void);
+/* Guards the connection table (forklock.h: taken around fork). */
+extern struct shim_forklock shim_conn_lock;
 #endif

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+struct shim_forklock shim_controller_lock = SHIM_FORKLOCK_INIT;
 static cJSON *snapshot;        /* environment rows as the controller found them */
 static char state[16];         /* "", initialising, ready, finished; under lock */
 static atomic_int initialising; /* lock-free view for the per-step check */
@@ -166,14 +166,14 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
         return rc; /* workers will find no run and step aside: upstream behaviour */
     }
     remove_stale_runs(shim_proc.dir);
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_controller_lock.m);
     if (!atomic_load(&joined))
         atomic_store(&joined, shim_coord_joined_map(shim_proc.dir, shim_proc.run_name));
     cJSON_Delete(snapshot);
     snapshot = snap;
     data_version = version;
     publish_locked("initialising");
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_controller_lock.m);
     return rc;
 }
 
@@ -193,12 +193,12 @@ void shim_controller_after_step(struct shim_conn *c, int rc)
     if (!has_tables(db))
         return;
     long long version = read_user_version(db);
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_controller_lock.m);
     if (strcmp(state, "initialising") == 0) {
         data_version = version;
         publish_locked("ready");
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_controller_lock.m);
 }
 
 static int journal_name_cmp(const struct dirent **a, const struct dirent **b)
@@ -219,9 +219,9 @@ static void apply_journals(struct shim_conn *c)
     struct stat st;
     if (!shim_proc.dir[0] || stat(shim_proc.dir, &st) != 0)
         return;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_controller_lock.m);
     if (st.st_mtim.tv_sec == dir_mtime.tv_sec && st.st_mtim.tv_nsec == dir_mtime.tv_nsec) {
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&shim_controller_lock.m);
         return;
     }
     dir_mtime = st.st_mtim;
@@ -250,7 +250,7 @@ static void apply_journals(struct shim_conn *c)
         free(list[i]);
     }
     free(list);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_controller_lock.m);
 }
 
 /* Called when the connection is in autocommit, before the statement that may start the
@@ -272,7 +272,6 @@ void shim_controller_close(struct shim_conn *c)
 
 void shim_controller_forget(void)
 {
-    pthread_mutex_init(&lock, NULL);
     journals_applied = rows_applied = journal_errors = 0;
     state[0] = 0;
     atomic_store(&initialising, 0);
@@ -288,10 +287,10 @@ void shim_controller_exit(void)
 {
     if (shim_proc.role != SHIM_ROLE_CONTROLLER)
         return;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&shim_controller_lock.m);
     if (state[0] && strcmp(state, "finished") != 0) {
         publish_locked("finished");
         shim_frozen_remove(shim_proc.dir, shim_proc.run_name); /* the workers are done */
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&shim_controller_lock.m);
 }

@@ -8,6 +8,7 @@
  *    of testmon 1.4-2.1.0 reaches the database this way, in the order a serial run writes it. */
 #ifndef SHIM_CONTROLLER_H
 #define SHIM_CONTROLLER_H
+#include "forklock.h"
 #include "conn.h"
 #include <sqlite3.h>
 
@@ -20,4 +21,6 @@ void shim_controller_close(struct shim_conn *c);
 void shim_controller_forget(void);
 /* At exit: mark the run finished (workers that come late then see "finished", not a hang). */
 void shim_controller_exit(void);
+/* Guards the run file's state and the journal replay (forklock.h). */
+extern struct shim_forklock shim_controller_lock;
 #endif

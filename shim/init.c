@@ -5,6 +5,7 @@
  * later from Python); role.c reads it at the first datafile open. */
 #include "conn.h"
 #include "controller.h"
+#include "forklock.h"
 #include "guard.h"
 #include "log.h"
 #include "proc.h"
@@ -22,11 +23,21 @@
 
 _Thread_local int shim_depth;
 
+/* How long fork waits for each lock another thread holds (forklock.h): the shim's critical
+ * sections take microseconds, or a busy wait of SQLite's under the controller's replay. */
+#define SHIM_FORK_LOCK_WAIT_MS 200
+
+/* Every lock of the shim, in the order the code nests them: prepare takes them in this order
+ * (forklock.h).  role's is released before anything else is taken; the controller's replay
+ * runs REAL() calls, resolved under real's. */
+static struct shim_forklock *const fork_locks[] = {&shim_role_lock, &shim_controller_lock,
+                                                   &shim_conn_lock, &shim_real_lock};
+
 static void child_after_fork(void)
 {
     /* The child is a new process: not the parent's controller, and the parent's handles are
-     * not its to manage.  Locks are re-initialised in case the fork caught one held. */
-    shim_real_after_fork();
+     * not its to manage.  Its locks are fresh (forklock.h). */
+    shim_forklock_child();
     shim_conn_forget_all();
     shim_role_reset();
     shim_controller_forget();
@@ -63,7 +74,9 @@ __attribute__((constructor)) static void shim_init(void)
         else
             shim_config.timeout_ms = (long)(secs * 1000);
     }
-    pthread_atfork(NULL, NULL, child_after_fork);
+    shim_forklock_register(fork_locks, (int)(sizeof fork_locks / sizeof *fork_locks),
+                           SHIM_FORK_LOCK_WAIT_MS);
+    pthread_atfork(shim_forklock_prepare, shim_forklock_parent, child_after_fork);
     /* A Python with SQLite linked in is hooked now, while this is the only thread (static.h). */
     shim_static_init();
     errno = saved;

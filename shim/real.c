@@ -36,13 +36,13 @@ static const unsigned char optional[SHIM_REAL_COUNT] = {
 };
 static atomic_int complete; /* every required function found */
 
-static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
-static int resolved_once; /* guarded by resolve_lock */
+struct shim_forklock shim_real_lock = SHIM_FORKLOCK_INIT;
+static int resolved_once; /* guarded by shim_real_lock */
 
 int shim_real_optional(int id) { return id >= 0 && id < SHIM_REAL_COUNT && optional[id]; }
 int shim_real_complete(void) { return atomic_load_explicit(&complete, memory_order_acquire); }
 
-/* The first required function the table lacks, or -1; under resolve_lock. */
+/* The first required function the table lacks, or -1; under shim_real_lock. */
 static int first_missing(void)
 {
     for (int i = 0; i < SHIM_REAL_COUNT; i++)
@@ -75,7 +75,7 @@ static void *handle_of(const void *addr)
     return dlopen(o.name[0] ? o.name : NULL, RTLD_NOLOAD | RTLD_LAZY);
 }
 
-static uintptr_t self_lo, self_hi; /* the shim's own segments; under resolve_lock */
+static uintptr_t self_lo, self_hi; /* the shim's own segments; under shim_real_lock */
 
 /* Is `p` inside the shim itself? */
 static int is_ours(void *p)
@@ -120,23 +120,22 @@ static int fill_table(void *handle)
     return 1;
 }
 
-void shim_real_after_fork(void) { pthread_mutex_init(&resolve_lock, NULL); }
 
 const char *shim_real_name(int id) { return id >= 0 && id < SHIM_REAL_COUNT ? names[id] : "?"; }
 
 void shim_real_set_all(void *const fns[SHIM_REAL_COUNT])
 {
-    pthread_mutex_lock(&resolve_lock);
+    pthread_mutex_lock(&shim_real_lock.m);
     for (int i = 0; i < SHIM_REAL_COUNT; i++)
         atomic_store_explicit(&shim_real_table[i], fns[i], memory_order_release);
     resolved_once = 1;
     check_complete();
-    pthread_mutex_unlock(&resolve_lock);
+    pthread_mutex_unlock(&shim_real_lock.m);
 }
 
 void *shim_real_resolve(int id, const void *caller)
 {
-    pthread_mutex_lock(&resolve_lock);
+    pthread_mutex_lock(&shim_real_lock.m);
     if (!resolved_once) {
         void *h = handle_from_caller(caller);
         int ok = h && fill_table(h);
@@ -148,7 +147,7 @@ void *shim_real_resolve(int id, const void *caller)
         if (ok)
             check_complete();
     }
-    pthread_mutex_unlock(&resolve_lock);
+    pthread_mutex_unlock(&shim_real_lock.m);
     void *p = atomic_load_explicit(&shim_real_table[id], memory_order_acquire);
     if (!p)
         shim_log_error("cannot find the real %s in this process (is SQLite a shared library "

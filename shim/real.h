@@ -7,6 +7,7 @@
  * goes through REAL(); a direct call would be an undefined symbol in a Python process. */
 #ifndef SHIM_REAL_H
 #define SHIM_REAL_H
+#include "forklock.h"
 #include "api.h"
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -46,7 +47,6 @@ static inline void *shim_real_get(int id, const void *caller)
     return p ? p : shim_real_resolve(id, caller);
 }
 
-/* For the fork handler: the table stays valid in the child, but a thread of the parent may have
- * held the resolve lock at the fork, and that thread does not exist in the child. */
-void shim_real_after_fork(void);
+/* Guards the one resolution of the real functions (forklock.h). */
+extern struct shim_forklock shim_real_lock;
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static pthread_mutex_t role_lock = PTHREAD_MUTEX_INITIALIZER;
+struct shim_forklock shim_role_lock = SHIM_FORKLOCK_INIT;
 
 /* Would this process's role rest on the interpreter's witness (session.h)?  Not for a worker, a
  * pytest command line, or a process a running test started. */
@@ -21,7 +21,7 @@ static int needs_witness(void)
     return !(wid && *wid) && !shim_config.started_by_test && !shim_is_pytest_process();
 }
 
-/* Decide the role of a first datafile open; called with role_lock held.  `session`: the
+/* Decide the role of a first datafile open; called with shim_role_lock held.  `session`: the
  * interpreter's witness, asked before the lock was taken (-1: not asked, not needed). */
 static enum shim_role decide(const char *canonical, int session)
 {
@@ -64,35 +64,34 @@ enum shim_role shim_role_for_open(const char *filename, int flags)
         errno = saved;
         return SHIM_ROLE_BYSTANDER;
     }
-    pthread_mutex_lock(&role_lock);
+    pthread_mutex_lock(&shim_role_lock.m);
     if (shim_proc.role == SHIM_ROLE_NONE) {
         int session = -1;
         if (needs_witness()) {
-            /* Asking the interpreter may wait for the GIL: never under role_lock, which a
+            /* Asking the interpreter may wait for the GIL: never under shim_role_lock, which a
              * thread holding the GIL could be waiting for. */
-            pthread_mutex_unlock(&role_lock);
+            pthread_mutex_unlock(&shim_role_lock.m);
             session = shim_session_witness();
-            pthread_mutex_lock(&role_lock);
+            pthread_mutex_lock(&shim_role_lock.m);
         }
         if (shim_proc.role == SHIM_ROLE_NONE)
             shim_proc.role = decide(canonical, session);
     }
     enum shim_role role =
         strcmp(shim_proc.datafile, canonical) == 0 ? shim_proc.role : SHIM_ROLE_BYSTANDER;
-    pthread_mutex_unlock(&role_lock);
+    pthread_mutex_unlock(&shim_role_lock.m);
     errno = saved;
     return role;
 }
 
 void shim_role_step_aside(void)
 {
-    pthread_mutex_lock(&role_lock);
+    pthread_mutex_lock(&shim_role_lock.m);
     shim_proc.role = SHIM_ROLE_BYSTANDER;
-    pthread_mutex_unlock(&role_lock);
+    pthread_mutex_unlock(&shim_role_lock.m);
 }
 
 void shim_role_reset(void)
 {
-    pthread_mutex_init(&role_lock, NULL);
     memset(&shim_proc, 0, sizeof shim_proc);
 }

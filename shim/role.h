@@ -24,6 +24,7 @@
  * The first datafile a process opens is its datafile; any other .testmondata is a bystander. */
 #ifndef SHIM_ROLE_H
 #define SHIM_ROLE_H
+#include "forklock.h"
 #include "proc.h"
 
 /* The role an open of `filename` has in this process (decided at the first datafile open, under
@@ -37,4 +38,6 @@ int shim_role_would_control(void);
 void shim_role_step_aside(void);
 /* After fork: the child is a new process with no role yet. */
 void shim_role_reset(void);
+/* Guards the decision of the role (forklock.h). */
+extern struct shim_forklock shim_role_lock;
 #endif
