@@ -389,11 +389,15 @@ def signature_matches(tags, expected):
     return required <= tags and tags <= (required | optional)
 
 
-def cell_verdict(step_tags, expected, oracle_problems=None):
+def cell_verdict(step_tags, expected, oracle_problems=None, any_face=False):
     """Judge a cell.
 
     step_tags: ordered list of (step, tags) actually observed in the xdist copy.
     expected: {step: [tags]} expected failures for this cell and shim mode.
+    any_face: a negative control (no shim): at a step with an expected failure, any failure
+    shows the upstream bug; which of its faces it shows (a crash, or xdist's KeyError after
+    it, a timing-dependent secondary symptom) is not asserted.  A failure where none is
+    expected still fails the cell.
     Returns (verdict, problems): verdict is "pass", "bug reproduced" or "FAIL"."""
     problems = list(oracle_problems or [])
     seen = dict(step_tags)
@@ -406,7 +410,7 @@ def cell_verdict(step_tags, expected, oracle_problems=None):
             continue
         elif exp and not tags:
             problems.append("%s: expected failure %s did not reproduce" % (step, exp))
-        elif exp and not signature_matches(tags, exp):
+        elif exp and not signature_matches(tags, exp) and not any_face:
             problems.append("%s: expected %s, got %s" % (step, exp, sorted(tags)))
         elif exp:
             reproduced += 1

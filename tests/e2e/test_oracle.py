@@ -321,6 +321,14 @@ class Verdict(unittest.TestCase):
         self.assertEqual(oracle.cell_verdict([("a", ["err:x", "err:y"])], exp)[0], "FAIL")
 
     def test_oracle_problem_fails(self):
+        # a negative control asserts that the bug shows, not which face it shows
+        exp = {"a": ["err:x", "readonly"]}
+        self.assertEqual(oracle.cell_verdict([("a", ["err:y"])], exp)[0], "FAIL")
+        self.assertEqual(oracle.cell_verdict([("a", ["err:y"])], exp, any_face=True)[0],
+                         "bug reproduced")
+        self.assertEqual(oracle.cell_verdict([("a", [])], exp, any_face=True)[0], "FAIL")
+        self.assertEqual(oracle.cell_verdict([("a", []), ("b", ["err:y"])], exp,
+                                             any_face=True)[0], "FAIL")
         self.assertEqual(oracle.cell_verdict([("a", [])], {}, ["a: oracle broken"])[0], "FAIL")
 
     def test_expectation_for_step_not_run(self):
