@@ -5,12 +5,12 @@
 # valgrind, coverage, fuzz corpus replay), and the Python package: `make wheel`, then the
 # installed-wheel tests (tests/wheel/run.py).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e,e2e-static-off,e2e-real,slow,wheel limits the run (default: all);
+# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel limits the run (default: all);
 # e2e-quick (one cell, a few steps) only runs when named: make check is SUITES=unit,bats,e2e-quick.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e,e2e-static-off,e2e-real,slow,wheel}
+SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
@@ -57,7 +57,7 @@ suite e2e-quick env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOA
 # the matrix runs whole: variables a caller may have exported must not narrow it
 suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e
 # the negative control on the static-SQLite interpreter: upstream's bug must show there
-suite e2e-static-off env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS "$MAKE" -s e2e-static-off
+suite e2e-off env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS "$MAKE" -s e2e-off
 # real projects' releases (tests/e2e/real.py), whole too
 suite e2e-real env -u TESTMON -u PROJECTS -u SHIM -u NOISE -u JOBS -u SHIM_PRELOAD_FIRST \
     "$MAKE" -s e2e-real
