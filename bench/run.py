@@ -14,7 +14,6 @@ import os
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ def log(msg):
 # the e2e suite's: the same interpreter discovery, the same cached venvs (named bench-...)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import envs  # noqa: E402
+from common import abba, clean_env, med, quart, worker_reports  # noqa: E402
 
 
 def find_python(ver):
@@ -51,26 +51,6 @@ def ensure_venv(name, pyexe, packages):
                                 log=log, prefix="bench-", stamp=".bench-ok")
     except (RuntimeError, subprocess.SubprocessError, OSError) as e:
         sys.exit("bench: %s" % e)
-
-
-# ---------------------------------------------------------------- statistics
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def quart(xs):
-    """(p25, p75) of xs; (x, x) for one value."""
-    if not xs:
-        return (float("nan"), float("nan"))
-    if len(xs) < 2:
-        return (xs[0], xs[0])
-    q = statistics.quantiles(xs, n=4, method="inclusive")
-    return (q[0], q[2])
-
-
-def abba(rounds):
-    """Order of the two arms in each round: A B, B A, A B, ..."""
-    return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
 
 
 # ---------------------------------------------------------------- 1. micro
@@ -306,8 +286,7 @@ def clean_db(root):
 def run_pytest(a, venv, root, shim, args, rss=None):
     """Run `python -m pytest --testmon ARGS` in root; return (wall s, rc, per-process RSS KiB,
     worker reports)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TESTMON", "PYTEST", "COV_")) and k not in ("LD_PRELOAD",)}
+    env = clean_env()
     if shim:
         env["LD_PRELOAD"] = a.lib
     rssdir = tempfile.mkdtemp(prefix="rss-", dir=a.tmp)
@@ -328,13 +307,7 @@ def run_pytest(a, venv, root, shim, args, rss=None):
         with open(os.path.join(rssdir, name)) as f:
             procs[name] = int(f.read())
     shutil.rmtree(rssdir)
-    reports = []
-    sd = os.path.join(root, ".testmon-shim")
-    if os.path.isdir(sd):
-        for name in os.listdir(sd):
-            if ".worker-" in name and name.endswith(".json"):
-                with open(os.path.join(sd, name)) as f:
-                    reports.append(json.load(f))
+    reports = worker_reports(root)
     m = re.search(r"(\d+) passed", r.stdout)
     return {"wall": wall, "cpu": cpu, "rc": r.returncode, "passed": int(m.group(1)) if m else 0,
             "rss": procs, "reports": reports}
