@@ -544,7 +544,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not os.path.exists(p):
             say("e2e-real: SHIM_PRELOAD_FIRST: %s does not exist" % p)
             return 2
-    releases = _split(a.testmon) or list(pins["releases"])
+    releases = _split(a.testmon) or [r for r in pins["releases"]
+                                     if r not in data.get("not_by_default", {})]
     projects = select_projects(data, _split(a.projects))
     for r in releases:
         if r not in pins["releases"]:
