@@ -47,9 +47,13 @@ void shim_forklock_parent(void)
 
 void shim_forklock_child(void)
 {
-    /* Taken by prepare or still held by a thread that does not exist here: a fresh mutex. */
+    /* Taken by prepare in this very thread: released, as in the parent.  Still held by a thread
+     * that does not exist here (prepare gave up after the bound): a fresh mutex. */
     for (int i = 0; i < count; i++) {
+        if (all[i]->taken)
+            pthread_mutex_unlock(&all[i]->m);
+        else
+            pthread_mutex_init(&all[i]->m, NULL);
         all[i]->taken = 0;
-        pthread_mutex_init(&all[i]->m, NULL);
     }
 }

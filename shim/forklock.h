@@ -2,14 +2,14 @@
  *
  * fork() copies one thread.  A mutex another thread held at that moment stays held in the child
  * for ever, and the data it guards may be half-updated.  So, as cwrap's socket_wrapper does,
- * pthread_atfork handlers take every lock before fork (prepare), release them in the parent and
- * re-initialise them in the child, which then forgets the parent's state anyway (init.c).
+ * pthread_atfork handlers take every lock before fork (prepare) and release them after it, in the
+ * parent and in the child, which then forgets the parent's state anyway (init.c).
  *
  * Unlike cwrap, prepare waits a bounded time: the thread holding a shim lock may itself be
  * waiting for the GIL, which the forking Python thread holds (a trace callback of the
  * application's connection can run inside the controller's journal replay), and an unbounded
  * wait would hang the fork.  After the bound, fork goes on without that lock; the child
- * re-initialises it all the same, and forgets what it guarded. */
+ * re-initialises it (its holder does not exist there), and forgets what it guarded. */
 #ifndef SHIM_FORKLOCK_H
 #define SHIM_FORKLOCK_H
 #include <pthread.h>
