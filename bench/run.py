@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SECTIONS = ("micro", "callgrind", "static", "serial", "xdist", "release", "memory", "snapshot",
-            "gain")
+            "gain", "plugin")
 
 
 def log(msg):
@@ -366,6 +366,39 @@ def bench_serial(a, venvs, root):
             "rss_controller_kib": {arm: med(v) for arm, v in mem.items()}}
 
 
+# ---------------------------------------------------------------- 2b. the wheel's plugin
+def find_wheel():
+    import glob
+    found = sorted(glob.glob(os.path.join(REPO, "dist", "testmon_shim-*manylinux*x86_64.whl")))
+    return found[-1] if found else None
+
+
+def bench_plugin(a, py, pins, root):
+    """A serial `pytest --testmon` (xdist installed, not used) in a venv with the wheel: the
+    plugin loaded against `-p no:testmon_shim`, fresh database and reruns after one edit, ABBA.
+    The wheel is dist/'s (make wheel); without one the row says so."""
+    whl = find_wheel()
+    if not whl:
+        return {"error": "no wheel in dist/: run `make wheel` first"}
+    venv = ensure_venv("plugin", py, pins["common"] + pins["testmon"][a.serial_testmon] + [whl])
+    off = ["-p", "no:testmon_shim"]
+    fresh, incr = [], []
+    for order in abba(4):
+        got = {}
+        for arm in order:
+            clean_db(root)
+            got[arm] = run_pytest(a, venv, root, False, [] if arm == "on" else off)
+        fresh.append((got["off"], got["on"]))
+        for order2 in abba(4):
+            got = {}
+            for arm in order2:
+                edit_module(root)
+                got[arm] = run_pytest(a, venv, root, False, [] if arm == "on" else off)
+            incr.append((got["off"], got["on"]))
+    return {"wheel": os.path.basename(whl), "fresh": summarize(fresh),
+            "incremental": summarize(incr)}
+
+
 # ---------------------------------------------------------------- 3./4. xdist
 def bench_xdist(a, venvs, root):
     """Rounds over every (worker count, series); within a round each series runs off and on
@@ -491,6 +524,21 @@ def build_rows(R):
                 "fresh db" if k == "fresh" else "rerun after 1 edit", s["testmon"]),
                 "%.2f s" % v["off_s"], "%.2f s" % v["on_s"], "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
                 "paired x%.3f..x%.3f, %d pairs" % (tuple(v["ratio_iqr"]) + (v["rounds"],)), "<= x1.01", mark(v["ratio"] <= 1.01)))
+    if "plugin" in R:
+        p = R["plugin"]
+        if "error" in p:
+            rows.append(("plugin", "serial pytest --testmon with the wheel installed", "-", "-",
+                         "not measured", p["error"], "<= x1.01", "MISSED"))
+        for k in ("fresh", "incremental"):
+            v = p.get(k)
+            if v:
+                rows.append(("plugin", "serial pytest --testmon, the wheel's plugin loaded vs "
+                             "-p no:testmon_shim, %s" % ("fresh db" if k == "fresh"
+                                                         else "rerun after 1 edit"),
+                             "%.2f s" % v["off_s"], "%.2f s" % v["on_s"],
+                             "x%.3f (cpu x%.3f)" % (v["ratio"], v["cpu_ratio"]),
+                             "paired x%.3f..x%.3f, %d pairs" % (tuple(v["ratio_iqr"]) + (v["rounds"],)),
+                             "<= x1.01", mark(v["ratio"] <= 1.01 or v["cpu_ratio"] <= 1.01)))
     if "xdist" in R:
         x = R["xdist"]
         for key, v in sorted(x["walls"].items(), key=lambda kv: (kv[0].split("/")[0],
@@ -587,6 +635,9 @@ def main():
     ap.add_argument("--modules", type=int, default=200)
     ap.add_argument("--per-module", type=int, default=10)
     ap.add_argument("--setup-only", action="store_true")
+    ap.add_argument("--merge", default="",
+                    help="a bench.json of an earlier run: its sections are kept, those measured "
+                         "now replace them, and the table covers both")
     ap.add_argument("--budget", type=float, default=450,
                     help="seconds for the measurements (venv creation excluded); rounds of the "
                          "serial and xdist parts are added while they fit")
@@ -609,7 +660,7 @@ def main():
     t_start = time.time()
     py = find_python(pins["python"])
     venvs = {}
-    if only & {"serial", "xdist", "release", "memory", "snapshot", "gain"} or a.setup_only:
+    if only & {"serial", "xdist", "release", "memory", "snapshot", "gain", "plugin"} or a.setup_only:
         for rel, pk in pins["testmon"].items():
             venvs[rel] = ensure_venv("tm" + rel, py, pins["common"] + pk)
     plot_venv = ensure_venv("plot", py, pins["plot"])
@@ -645,7 +696,7 @@ def main():
             log("static: a bystander on the static-SQLite interpreter, with/without, ABBA")
             R["static"] = bench_static(a, a.tmp)
             lap("static")
-        if only & {"serial", "xdist", "memory"}:
+        if only & {"serial", "xdist", "memory", "plugin"}:
             root = os.path.join(a.tmp, "suite")
             make_suite(root, a.modules, a.per_module)
             log("suite: %d tests in %d modules at %s" % (a.tests, a.modules, root))
@@ -661,7 +712,12 @@ def main():
                 log("xdist: -n %s, testmon 2.1.4 / 2.2.0 off+on, 2.1.3+shim" % a.workers)
                 R["xdist"] = bench_xdist(a, venvs, root)
                 lap("xdist")
-            R["memory"] = memory_from(R)
+            if only & {"serial", "xdist", "memory"}:
+                R["memory"] = memory_from(R)
+            if "plugin" in only:
+                log("plugin: serial testmon %s with the wheel's plugin, ABBA" % a.serial_testmon)
+                R["plugin"] = bench_plugin(a, py, pins, root)
+                lap("plugin")
         if "release" in only:
             counts = sorted({a.workers[min(2, len(a.workers) - 1)], a.workers[-1]})
             log("release: -n %s, workers waiting for ready" % counts)
@@ -682,6 +738,14 @@ def main():
             lap("gain")
     finally:
         shutil.rmtree(a.tmp, ignore_errors=True)
+    if a.merge:
+        with open(a.merge) as f:
+            old = json.load(f)
+        for k, v in old.items():
+            if k not in R and k not in ("meta", "table"):
+                R[k] = v
+        R["meta"]["merged_from"] = {"file": a.merge, "started": old["meta"].get("started"),
+                                    "seconds": old["meta"].get("seconds")}
     R["meta"]["loadavg_end"] = os.getloadavg()
     R["meta"]["seconds"] = time.time() - t_start
     rows = build_rows(R)
