@@ -728,7 +728,7 @@ def main():
             log("snapshot: datafiles of %s MB, -n 2 and -n 8 reruns, off/on ABBA"
                 % ",".join(map(str, a.snapshot_sizes)))
             R["snapshot"] = snapshot.bench_snapshot(a.lib, venvs[a.serial_testmon], a.tmp,
-                                                    2, [2, 8], a.snapshot_sizes)
+                                                    4, [2, 8], a.snapshot_sizes)
             lap("snapshot")
         if "gain" in only:
             import gain
