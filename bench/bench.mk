@@ -1,5 +1,5 @@
 # Benchmarks (bench/README.md).  Included by the main Makefile; not part of `make test`.
-#   make bench                        the full run (< 10 min): one table, build/bench.json, build/bench.png
+#   make bench                        the full run (about 20 min): one table, build/bench.json, build/bench.png
 #   make bench BENCH_ARGS=--quick     small suite, few rounds (development)
 #   make bench BENCH_LIB=/abs/libtestmon_shim.so   benchmark another copy of the library
 #   make bench-readme                 copy the last table and chart into README.md / bench/bench.png

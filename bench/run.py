@@ -635,6 +635,8 @@ def main():
     ap.add_argument("--modules", type=int, default=200)
     ap.add_argument("--per-module", type=int, default=10)
     ap.add_argument("--setup-only", action="store_true")
+    ap.add_argument("--table", default="",
+                    help="measure nothing: rebuild the table and chart of this bench.json")
     ap.add_argument("--merge", default="",
                     help="a bench.json of an earlier run: its sections are kept, those measured "
                          "now replace them, and the table covers both")
@@ -647,6 +649,8 @@ def main():
     if not os.path.exists(a.lib):
         sys.exit("bench: no library at %s" % a.lib)
     only = set(a.only.split(",")) - {""} or set(SECTIONS)
+    if a.table:
+        only, a.merge = set(), a.table
     a.workers = [int(x) for x in a.workers.split(",")]
     a.upstream_workers = [n for n in (2, 4) if n in a.workers]
     if a.quick:
@@ -746,8 +750,11 @@ def main():
                 R[k] = v
         R["meta"]["merged_from"] = {"file": a.merge, "started": old["meta"].get("started"),
                                     "seconds": old["meta"].get("seconds")}
-    R["meta"]["loadavg_end"] = os.getloadavg()
-    R["meta"]["seconds"] = time.time() - t_start
+    if a.table:  # the figures' run, not this one
+        R["meta"] = old["meta"]
+    else:
+        R["meta"]["loadavg_end"] = os.getloadavg()
+        R["meta"]["seconds"] = time.time() - t_start
     rows = build_rows(R)
     R["table"] = rows
     with open(os.path.join(a.out, "bench.json"), "w") as f:

@@ -235,30 +235,35 @@ def bench_snapshot(lib: str, venv: str, tmp: str, rounds: int, counts: List[int]
 def table_rows(res: Dict[str, Any]) -> List[Tuple[str, ...]]:
     """Rows of bench/run.py's table: (section, figure, without, with, result, spread, goal,
     met).  The goal (issue #14): where the snapshot is a reflink, it adds at most 5 % to the
-    rerun at 250 MB; elsewhere the figures are context."""
+    rerun at 250 MB.  What it adds is its own time, copy_ms from the first worker's report: the
+    run's workers wait for it (frozen.h), and the clone's read-ahead is part of it.  The wall
+    ratio of whole runs is printed beside it; its run-to-run noise on this machine (about
+    +-15 %, as the 1 MB rows show, where the snapshot takes milliseconds) is wider than the goal."""
     rows = []
+    biggest = max(r["mb"] for r in res["rows"])
     for row in res["rows"]:
         off, on = row["off"], row["on"]
         w_off, w_on = med([r["wall"] for r in off]), med([r["wall"] for r in on])
         ratios = sorted(b["wall"] / a["wall"] for a, b in zip(off, on))
-        copy = [r["copy_ms"] for r in on if r["copy_ms"] is not None]
+        copy = med([r["copy_ms"] for r in on if r["copy_ms"] is not None])
         reads = sorted({r["reads"] for r in on if r["reads"]})
         first_off = med([r["first_test_s"] for r in off])
         first_on = med([r["first_test_s"] for r in on])
         disk = med([r["disk_bytes"] for r in on]) - med([r["disk_bytes"] for r in off])
-        goal = row["fs"] == "xfs" and row["mb"] == max(r["mb"] for r in res["rows"])
-        ratio = w_on / w_off
+        share = copy / 1000 / w_off
+        goal = row["fs"] == "xfs" and row["mb"] == biggest
         rows.append((
             "snapshot",
             "-n %d rerun after 1 edit (%d tests), %.0f MB datafile on %s"
             % (row["n"], on[0]["passed"], row["bytes"] / 1e6, row["fs"]),
             "%.2f s" % w_off, "%.2f s" % w_on,
-            "x%.3f; snapshot %s %g ms; first test %.2f -> %.2f s; disk %+.0f MB"
-            % (ratio, "/".join(reads) or "?", med(copy), first_off, first_on, disk / 1e6),
-            "paired x%.3f..x%.3f, %d pairs" % (ratios[0], ratios[-1], len(ratios)),
-            "<= x1.05" if goal else "(context)",
-            ("met" if ratio <= 1.05 else "MISSED") if goal else "-"))
+            "%s %g ms = %.1f %% of the rerun; disk %+.0f MB; first test %.2f -> %.2f s; wall x%.3f"
+            % ("/".join(reads) or "?", copy, share * 100, disk / 1e6, first_off, first_on,
+               w_on / w_off),
+            "wall paired x%.3f..x%.3f, %d pairs" % (ratios[0], ratios[-1], len(ratios)),
+            "<= 5 %" if goal else "(context)",
+            ("met" if share <= 0.05 else "MISSED") if goal else "-"))
     if not res["xfs"]:
         rows.append(("snapshot", "reflink rows (xfs image)", "-", "-", "not measured",
-                     res["xfs_why"], "<= x1.05", "MISSED"))
+                     res["xfs_why"], "<= 5 %", "MISSED"))
     return rows
