@@ -116,20 +116,27 @@ int shim_coord_ensure_dir(const char *dir)
     }
     struct stat st;
     int rc = -1;
-    if (lstat(dir, &st) != 0)
-        shim_log_error("cannot inspect coordination directory %s: %s; set TESTMON_SHIM_DIR to a "
-                       "directory of yours", dir, strerror(errno));
-    else if (!S_ISDIR(st.st_mode))
+    switch (shim_dir_state(dir, &st, NULL, 0)) {
+    case SHIM_DIR_OK:
+        rc = 0;
+        break;
+    case SHIM_DIR_NOT_DIR:
         shim_log_error("coordination directory %s is not a directory (a symlink?); remove it or "
                        "set TESTMON_SHIM_DIR", dir);
-    else if (st.st_uid != geteuid())
+        break;
+    case SHIM_DIR_FOREIGN:
         shim_log_error("coordination directory %s belongs to uid %ld, not to us; remove it or set "
                        "TESTMON_SHIM_DIR", dir, (long)st.st_uid);
-    else if (st.st_mode & 022)
+        break;
+    case SHIM_DIR_OPEN:
         shim_log_error("coordination directory %s is writable by others (mode %03o); "
                        "run `chmod 700 %s`", dir, (unsigned)(st.st_mode & 0777), dir);
-    else
-        rc = 0;
+        break;
+    default: /* removed or made unreadable since the mkdir */
+        shim_log_error("cannot inspect coordination directory %s; set TESTMON_SHIM_DIR to a "
+                       "directory of yours", dir);
+        break;
+    }
     errno = saved;
     return rc;
 }

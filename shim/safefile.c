@@ -60,3 +60,38 @@ cJSON *shim_read_json_file(const char *path, int *missing, char *why, size_t why
     errno = saved;
     return json;
 }
+
+enum shim_dir_state shim_dir_state(const char *dir, struct stat *st, char *parent,
+                                   size_t parentsz)
+{
+    int saved = errno;
+    enum shim_dir_state r;
+    if (lstat(dir, st) != 0) {
+        if (errno != ENOENT) {
+            r = SHIM_DIR_UNINSPECTABLE;
+        } else {
+            char up[4096];
+            snprintf(up, sizeof up, "%s", dir);
+            char *slash = strrchr(up, '/');
+            if (!slash)
+                snprintf(up, sizeof up, ".");
+            else if (slash == up)
+                up[1] = 0; /* "/" */
+            else
+                *slash = 0;
+            if (parent)
+                snprintf(parent, parentsz, "%s", up);
+            r = access(up, W_OK | X_OK) == 0 ? SHIM_DIR_CREATABLE : SHIM_DIR_UNCREATABLE;
+        }
+    } else if (!S_ISDIR(st->st_mode)) {
+        r = SHIM_DIR_NOT_DIR;
+    } else if (st->st_uid != geteuid()) {
+        r = SHIM_DIR_FOREIGN;
+    } else if (st->st_mode & 022) {
+        r = SHIM_DIR_OPEN;
+    } else {
+        r = SHIM_DIR_OK;
+    }
+    errno = saved;
+    return r;
+}

@@ -4,6 +4,7 @@
 #include "datafile.h"
 #include "log.h"
 #include "proc.h"
+#include "safefile.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,20 +81,13 @@ static int started_in_worker(long pid)
     return found;
 }
 
-/* Did the controller already say why it could not publish (an unusable coordination directory)?
- * Then the worker has nothing to add.  Mirrors shim_coord_ensure_dir without creating anything. */
+/* Did the controller already say why it could not publish (an unusable coordination directory,
+ * safefile.h)?  Then the worker has nothing to add. */
 static int controller_spoke(const char *dir)
 {
     struct stat st;
-    if (lstat(dir, &st) != 0) {
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s", dir);
-        char *slash = strrchr(parent, '/');
-        if (slash)
-            *slash = 0;
-        return errno != ENOENT || access(slash ? parent : ".", W_OK | X_OK) != 0;
-    }
-    return !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022);
+    enum shim_dir_state d = shim_dir_state(dir, &st, NULL, 0);
+    return d != SHIM_DIR_OK && d != SHIM_DIR_CREATABLE;
 }
 
 void shim_unmanaged_worker(void)

@@ -3,6 +3,7 @@
  * Exit: 0 works, 1 cannot work, 2 usage error, 3 works but with warnings. */
 #include "elf.h"
 #include "../shim/elfsym.h"
+#include "../shim/safefile.h"
 #include "libpath.h"
 #include "runfiles.h"
 #include "spawn.h"
@@ -346,30 +347,35 @@ static void check_directory(const char *dir)
         return;
     }
     struct stat st;
-    if (lstat(coord, &st) != 0) {
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s", coord);
-        char *slash = strrchr(parent, '/');
-        if (slash)
-            *slash = 0;
-        else
-            snprintf(parent, sizeof parent, ".");
-        if (access(parent, W_OK | X_OK) == 0)
-            check("ok", "coordination directory: %s (created by the first run)", coord);
-        else
-            check("FAIL", "coordination directory: cannot create %s: %s is not writable; set "
-                  "TESTMON_SHIM_DIR to a writable directory", coord, parent);
-    } else if (!S_ISDIR(st.st_mode))
+    char parent[PATH_MAX];
+    switch (shim_dir_state(coord, &st, parent, sizeof parent)) {
+    case SHIM_DIR_OK:
+        check("ok", "coordination directory: %s", coord);
+        break;
+    case SHIM_DIR_CREATABLE:
+        check("ok", "coordination directory: %s (created by the first run)", coord);
+        break;
+    case SHIM_DIR_UNCREATABLE:
+        check("FAIL", "coordination directory: cannot create %s: %s is not writable; set "
+              "TESTMON_SHIM_DIR to a writable directory", coord, parent);
+        break;
+    case SHIM_DIR_UNINSPECTABLE:
+        check("FAIL", "coordination directory: cannot inspect %s; set TESTMON_SHIM_DIR to a "
+              "directory of yours", coord);
+        break;
+    case SHIM_DIR_NOT_DIR:
         check("FAIL", "coordination directory: %s is not a directory (a symlink?); remove it",
               coord);
-    else if (st.st_uid != geteuid())
+        break;
+    case SHIM_DIR_FOREIGN:
         check("FAIL", "coordination directory: %s belongs to uid %ld; remove it or set "
               "TESTMON_SHIM_DIR", coord, (long)st.st_uid);
-    else if (st.st_mode & 022)
+        break;
+    case SHIM_DIR_OPEN:
         check("FAIL", "coordination directory: %s is writable by others; run `chmod 700 %s`",
               coord, coord);
-    else
-        check("ok", "coordination directory: %s", coord);
+        break;
+    }
 }
 
 /* The environment's settings, as the library reads them (init.c, log.c): the kill switch and

@@ -1,5 +1,6 @@
 /* test_coord.c: process identity, the coordination directory and files, the bounded wait. */
 #include "coord.h"
+#include "safefile.h"
 #include "unit.h"
 #include <dirent.h>
 #include <dlfcn.h>
@@ -714,6 +715,44 @@ static void test_wait_dead(void)
     waitpid(rm, NULL, 0);
 }
 
+/* safefile.h's judgement of a directory, which the library (here and in unmanaged.c) and the
+ * command's doctor share. */
+static void test_dir_state(void)
+{
+    const char *T = unit_tmpdir();
+    char d[PATH_MAX], parent[PATH_MAX] = "";
+    struct stat st;
+    snprintf(d, sizeof d, "%s/state-ok", T);
+    mkdir(d, 0700);
+    CHECK_EQ_INT(shim_dir_state(d, &st, parent, sizeof parent), SHIM_DIR_OK);
+    chmod(d, 0770);
+    CHECK_EQ_INT(shim_dir_state(d, &st, NULL, 0), SHIM_DIR_OPEN);
+    snprintf(d, sizeof d, "%s/state-absent", T);
+    CHECK_EQ_INT(shim_dir_state(d, &st, parent, sizeof parent), SHIM_DIR_CREATABLE);
+    CHECK_STR(parent, T);
+    snprintf(d, sizeof d, "%s/no/such/state", T);
+    CHECK_EQ_INT(shim_dir_state(d, &st, parent, sizeof parent), SHIM_DIR_UNCREATABLE);
+    char want[PATH_MAX];
+    snprintf(want, sizeof want, "%s/no/such", T);
+    CHECK_STR(parent, want);
+    CHECK_EQ_INT(shim_dir_state("state-relative", &st, parent, sizeof parent),
+                 SHIM_DIR_CREATABLE);
+    CHECK_STR(parent, ".");
+    snprintf(d, sizeof d, "%s/state-link", T);
+    CHECK(symlink(T, d) == 0, "symlink");
+    CHECK_EQ_INT(shim_dir_state(d, &st, NULL, 0), SHIM_DIR_NOT_DIR);
+    if (geteuid() == 0) {
+        snprintf(d, sizeof d, "%s/state-theirs", T);
+        mkdir(d, 0700);
+        CHECK(chown(d, 65534, 65534) == 0, "chown");
+        CHECK_EQ_INT(shim_dir_state(d, &st, NULL, 0), SHIM_DIR_FOREIGN);
+        CHECK_EQ_INT(st.st_uid, 65534);
+    }
+    errno = EINTR;
+    shim_dir_state(d, &st, NULL, 0);
+    CHECK_EQ_INT(errno, EINTR);
+}
+
 int main(void)
 {
     unit_watchdog(20);
@@ -721,6 +760,7 @@ int main(void)
     RUN(test_run_alive);
     RUN(test_coord_dir);
     RUN(test_ensure_dir);
+    RUN(test_dir_state);
     RUN(test_write_read);
     RUN(test_read_refuses);
     RUN(test_wait_immediate);
