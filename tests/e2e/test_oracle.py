@@ -133,7 +133,10 @@ def make_db(path, ids_offset=0, failed=0, packages="a 1.0", fp=b"\x01\x02", extr
     con.close()
 
 
-class Dumps(unittest.TestCase):
+class DbCase(unittest.TestCase):
+    """A test case with testmon-like databases made in a temporary directory (make_db), dumped
+    as the oracle dumps them."""
+
     def setUp(self):
         self.d = tempfile.mkdtemp()
         self.n = 0
@@ -147,6 +150,8 @@ class Dumps(unittest.TestCase):
         make_db(p, **kw)
         return oracle.dump_db(p)
 
+
+class Dumps(DbCase):
     def test_ids_durations_mtimes_survey_ignored(self):
         a = self.db()
         b = self.db(ids_offset=100, duration=9.9, mtime=5.0, survey="other")

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import oracle  # noqa: E402
 import real  # noqa: E402
-from test_oracle import PATTERNS, make_db, mk  # noqa: E402
+from test_oracle import PATTERNS, DbCase, make_db, mk  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -108,20 +108,7 @@ class Overlay(unittest.TestCase):
         self.assertEqual(os.stat(os.path.join(copies[1], "pkg", "b.py")).st_mtime, 1700000020)
 
 
-class Dumps(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp()
-        self.n = 0
-
-    def tearDown(self):
-        shutil.rmtree(self.d)
-
-    def db(self, **kw):
-        self.n += 1
-        p = os.path.join(self.d, "db%d" % self.n)
-        make_db(p, **kw)
-        return oracle.dump_db(p)
-
+class Dumps(DbCase):
     def test_split(self):
         state, fps = oracle.split_dump(self.db())
         self.assertEqual(sorted(state["tables"]), ["environment", "test_execution"])
@@ -147,20 +134,7 @@ class Dumps(unittest.TestCase):
         self.assertEqual(oracle.count_row_diffs(a, a), (0, 6))
 
 
-class StepRecord(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp()
-        self.n = 0
-
-    def tearDown(self):
-        shutil.rmtree(self.d)
-
-    def db(self, **kw):
-        self.n += 1
-        p = os.path.join(self.d, "db%d" % self.n)
-        make_db(p, **kw)
-        return oracle.dump_db(p)
-
+class StepRecord(DbCase):
     RES = {"t.py::a": "passed", "t.py::b": "failed"}
 
     def rec(self, xrun, xdb):
