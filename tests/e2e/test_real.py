@@ -6,7 +6,6 @@ import io
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tarfile
 import tempfile
@@ -16,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import oracle  # noqa: E402
 import real  # noqa: E402
-from test_oracle import PATTERNS, DbCase, make_db, mk  # noqa: E402
+from test_oracle import PATTERNS, DbCase, mk  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
