@@ -21,8 +21,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-_Thread_local int shim_depth;
-
 /* How long fork waits for each lock another thread holds (forklock.h): the shim's critical
  * sections take microseconds, or a busy wait of SQLite's under the controller's replay. */
 #define SHIM_FORK_LOCK_WAIT_MS 200

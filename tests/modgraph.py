@@ -5,9 +5,15 @@ A module is a name with shim/NAME.c and/or shim/NAME.h; it depends on every othe
 header its .c or .h includes.  Prints each module with what it depends on, in dependency order
 (leaves first), and exits 1 naming the modules of a cycle, a module that shim/README.md's table
 does not list (as `NAME`) or lists with other dependencies than the code has, or one it lists
-that does not exist."""
+that does not exist.
+
+The objects are checked too, where they are built (REPO/$BUILD/shim/NAME.o, BUILD defaulting to
+build): a symbol an object uses must be defined by its own module or by one it includes, so the
+graph read from the symbol tables (nm) is the included one or part of it, and has no cycle
+either."""
 import os
 import re
+import subprocess
 import sys
 
 root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
@@ -48,10 +54,34 @@ rows = re.findall(r"^\| `([a-z0-9_]+)` \|[^|]*\| ([^|]*) \|$",
 listed = {m: sorted(u for u in re.split(r"[ ,]+", uses.strip()) if u and u != "-")
           for m, uses in rows}
 bad += ["shim/README.md does not list %s" % m for m in mods if m not in listed]
+position = {m: i for i, (m, _) in enumerate(rows)}
+bad += ["shim/README.md lists %s after %s, which uses it" % (u, m)
+        for m in listed for u in listed[m] if u in position and position[u] > position[m]]
 bad += ["shim/README.md lists %s, which does not exist" % m for m in sorted(set(listed) - set(mods))]
 bad += ["shim/README.md says %s uses %s; the code: %s" % (m, ", ".join(listed[m]) or "-",
                                                           ", ".join(deps[m]) or "-")
         for m in mods if m in listed and listed[m] != deps[m]]
+
+# the symbol tables: who defines what, who uses what
+objdir = os.path.join(root, os.environ.get("BUILD") or "build", "shim")
+objs = {m: os.path.join(objdir, m + ".o") for m in mods
+        if os.path.exists(os.path.join(objdir, m + ".o"))}
+if objs:
+    defined, used = {}, {}
+    for m, o in objs.items():
+        out = subprocess.run(["nm", "-P", o], capture_output=True, text=True).stdout
+        used[m] = set()
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[1] == "U":
+                used[m].add(f[0])
+            elif len(f) >= 2 and f[1] in "TDBRVW" and f[1].isupper():
+                defined[f[0]] = m
+    for m in objs:
+        for sym in sorted(used[m]):
+            d = defined.get(sym)
+            if d and d != m and d not in deps[m]:
+                bad.append("%s.o uses %s of %s, whose header it does not include" % (m, sym, d))
 for b in bad:
     print(b)
 sys.exit(1 if bad else 0)

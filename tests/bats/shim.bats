@@ -31,6 +31,16 @@ teardown() { common_teardown; }
     assert_failure
     assert_line --regexp '^cycle: (a -> b -> a|b -> a -> b)$'
     assert_line "shim/README.md does not list a"
+    # and a use that the includes do not show, read from the objects' symbol tables
+    mkdir -p fake2/shim fake2/build/shim
+    printf '| `a` | x | - |\n| `b` | y | - |\n' > fake2/shim/README.md
+    printf 'int b_f(void);\nint a_f(void) { return b_f(); }\n' > fake2/shim/a.c
+    printf 'int b_f(void) { return 1; }\n' > fake2/shim/b.c
+    cc -c -o fake2/build/shim/a.o fake2/shim/a.c
+    cc -c -o fake2/build/shim/b.o fake2/shim/b.c
+    BUILD=build run "$PY" "$ROOT/tests/modgraph.py" fake2
+    assert_failure
+    assert_line "a.o uses b_f of b, whose header it does not include"
 }
 
 @test "exports exactly the functions shim/api.h marks WRAP or WRAP_OPT, the version symbol and the plugin's switch" {
