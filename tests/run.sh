@@ -14,6 +14,7 @@ SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
+rm -f "$log_dir"/*.summary
 
 # count "N passed, N failed" from the last such line of a log
 add_counts() { # suite log rc seconds
@@ -24,7 +25,7 @@ add_counts() { # suite log rc seconds
     if [ "$3" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; echo "$1: exit $3 with no failure counted: counted as one"; fi
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     [ "$3" -eq 0 ] || status=1
-    echo "== $1: $p passed, $f failed (${4:-?} s)"
+    echo "== $1: $p passed, $f failed (${4:-?} s)" | tee "$log_dir/$1.summary"
 }
 
 suite() { # name command...
@@ -68,5 +69,7 @@ suite slow env -u BATS_FILTER -u E2E_CELL -u COVERAGE_MIN -u SHIM -u STEPS -u JO
     -u SHIM_PRELOAD_FIRST CHECK_LOGS="$log_dir/slow" "$MAKE" -s check-slow
 # the wheels (dist/), then fresh venvs with the wheel and no LD_PRELOAD (tests/wheel/run.py)
 suite wheel env -u LD_PRELOAD -u SHIM -u STEPS -u JOBS "$MAKE" -s wheel-test
+# last, next to the count: which suites failed, for a log read from its end
+grep -h '^== [a-z0-9-]*: [0-9]* passed, [1-9][0-9]* failed' "$log_dir"/*.summary 2>/dev/null
 echo "$total_pass passed, $total_fail failed"
 exit $status

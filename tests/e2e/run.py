@@ -632,6 +632,13 @@ def main(argv=None):
         json.dump(out, f, indent=1, sort_keys=False)
     say("e2e: %.0f s, results in %s" % (time.time() - t_start,
                                         os.path.join(build, "e2e-results.json")))
+    # last, next to the count: a failed cell's name and first problems, for a log read from its end
+    for r in results:
+        if r["verdict"] == "FAIL":
+            say("e2e: FAILED %s on %s%s: %s" % (
+                r["release"], r["python"],
+                " (launcher %s, %s)" % (r["launcher"], r["profile"]) if r.get("launcher") else "",
+                "; ".join(r["problems"][:3]) or "see above"))
     line = "%d passed, %d failed" % (n_pass, n_fail)
     if n_skip:
         line += ", %d skipped" % n_skip
