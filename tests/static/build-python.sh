@@ -14,7 +14,7 @@
 #   OUTDIR/STAMP                     written last; when it matches, the script exits at once
 #   OUTDIR/LOCK                      flock(1)ed for the whole run
 # sys.prefix falls back to Debian's /usr, so the stdlib, lib-dynload and venv/pip are Debian's.
-# See docs in /work/shared/reference/reach.md section 2.
+# Why this emulates python-build-standalone faithfully: README, "Interpreters with SQLite linked in".
 set -euo pipefail
 
 die() { echo "build-python.sh: $*" >&2; exit 1; }
