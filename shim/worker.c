@@ -319,20 +319,29 @@ static int materialise(sqlite3 *db, const char *table, const cJSON *snapshot, in
     return rc;
 }
 
-static int install_shadows(sqlite3 *db, const cJSON *snapshot)
+/* The first column of each row of sql (at most max, each sqlite3_mprintf'd: the caller frees
+ * them with sqlite3_free): their count, or minus the SQLite code of a failed prepare. */
+static int query_names(sqlite3 *db, const char *sql, char **names, int max)
 {
     sqlite3_stmt *st = NULL;
-    int rc = REAL(sqlite3_prepare_v2)(db,
-                                      "SELECT name FROM main.sqlite_master WHERE type = 'table' "
-                                      "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                                      -1, &st, NULL);
+    int rc = REAL(sqlite3_prepare_v2)(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return rc;
-    char *names[256];
+        return -rc;
     int n = 0;
-    while (n < 256 && REAL(sqlite3_step)(st) == SQLITE_ROW)
+    while (n < max && REAL(sqlite3_step)(st) == SQLITE_ROW)
         names[n++] = REAL(sqlite3_mprintf)("%s", REAL(sqlite3_column_text)(st, 0));
     REAL(sqlite3_finalize)(st);
+    return n;
+}
+
+static int install_shadows(sqlite3 *db, const cJSON *snapshot)
+{
+    char *names[256];
+    int n = query_names(db, "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name "
+                            "NOT LIKE 'sqlite\\_%' ESCAPE '\\'", names, 256);
+    if (n < 0)
+        return -n;
+    int rc = SQLITE_OK;
     for (int i = 0; i < n; i++) {
         if (strcmp(names[i], SHIM_ENV_TABLE) == 0) {
             /* an unreadable snapshot: the best left is the table as it is now */
@@ -499,17 +508,10 @@ static void hand_over(struct shim_conn *c)
  * replaying this worker's earlier journals. */
 static void restore_views(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    if (REAL(sqlite3_prepare_v2)(db, "SELECT tbl_name FROM temp.sqlite_master WHERE type = "
-                                     "'trigger' AND name LIKE 'testmon\\_shim\\_ji\\_%' ESCAPE '\\' "
-                                     "AND substr(tbl_name, 1, length('" OWN_PREFIX "')) != '" OWN_PREFIX "'",
-                                 -1, &st, NULL) != SQLITE_OK)
-        return;
     char *names[256];
-    int n = 0;
-    while (n < 256 && REAL(sqlite3_step)(st) == SQLITE_ROW)
-        names[n++] = REAL(sqlite3_mprintf)("%s", REAL(sqlite3_column_text)(st, 0));
-    REAL(sqlite3_finalize)(st);
+    int n = query_names(db, "SELECT tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND "
+                            "name LIKE 'testmon\\_shim\\_ji\\_%' ESCAPE '\\' AND substr(tbl_name, 1, "
+                            "length('" OWN_PREFIX "')) != '" OWN_PREFIX "'", names, 256);
     for (int i = 0; i < n; i++) {
         if (swap_shadow(db, names[i], 0) == SQLITE_OK) {
             report.restored++;
@@ -523,7 +525,7 @@ static void restore_views(sqlite3 *db)
         }
         REAL(sqlite3_free)(names[i]);
     }
-    if (n)
+    if (n > 0)
         write_report();
 }
 
