@@ -642,11 +642,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "of the wall time: %.0f s on 2), results in %s" % (time.time() - t_start,
                                                          out["cpu_seconds"],
                                                          out["cpu_seconds"] / 2, path))
-    # last, next to the count: a failed cell's name and first problems, for a log read from its end
-    for r in results:
-        if r["verdict"] == "FAIL":
-            say("e2e-real: FAILED %s on %s: %s" % (r["release"], r["project"],
-                                                   "; ".join(r["problems"][:3]) or "see above"))
+    run.say_failures("e2e-real", results, lambda r: "%s on %s" % (r["release"], r["project"]))
     say("%d passed, %d failed" % (n_pass, n_fail))
     return 1 if n_fail else 0
 

@@ -379,6 +379,15 @@ def short_signature(tags):
     return "+".join(t.replace(" differs", "") for t in tags)
 
 
+def say_failures(prefix, results, name_of):
+    """Last, next to the count: each failed cell's name and first problems, for a log read from
+    its end (as CI's excerpt is).  real.py uses it too."""
+    for r in results:
+        if r["verdict"] == "FAIL":
+            say("%s: FAILED %s: %s" % (prefix, name_of(r),
+                                       "; ".join(r["problems"][:3]) or "see above"))
+
+
 def print_table(results):
     say("")
     say("%-8s %-6s %-7s %-15s %s" % ("testmon", "python", "steps", "verdict", "notes"))
@@ -632,13 +641,9 @@ def main(argv=None):
         json.dump(out, f, indent=1, sort_keys=False)
     say("e2e: %.0f s, results in %s" % (time.time() - t_start,
                                         os.path.join(build, "e2e-results.json")))
-    # last, next to the count: a failed cell's name and first problems, for a log read from its end
-    for r in results:
-        if r["verdict"] == "FAIL":
-            say("e2e: FAILED %s on %s%s: %s" % (
-                r["release"], r["python"],
-                " (launcher %s, %s)" % (r["launcher"], r["profile"]) if r.get("launcher") else "",
-                "; ".join(r["problems"][:3]) or "see above"))
+    say_failures("e2e", results, lambda r: "%s on %s%s" % (
+        r["release"], r["python"],
+        " (launcher %s, %s)" % (r["launcher"], r["profile"]) if r.get("launcher") else ""))
     line = "%d passed, %d failed" % (n_pass, n_fail)
     if n_skip:
         line += ", %d skipped" % n_skip
