@@ -321,6 +321,12 @@ def run_cell(cell, ctx):
                 len(runs["xdist"]["results"] or {}), tags or "ok"))
     for s in skipped_steps:
         expected.pop(s, None)
+    # "*": what any step without its own expectation may show (an upstream race of the release
+    # that is not the shim's: 1.3.7's workers each run a read-write testmon on the live file)
+    anystep = expected.pop("*", None)
+    if anystep:
+        for s, _ in step_tags:
+            expected.setdefault(s, anystep)
     if narrowed:
         expected = {k: v for k, v in expected.items() if k in dict(step_tags)}
     verdict, problems = oracle.cell_verdict(step_tags, expected, oracle_problems,
