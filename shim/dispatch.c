@@ -5,12 +5,15 @@
 #include "conn.h"
 #include "controller.h"
 #include "guard.h"
+#include "log.h"
 #include "proc.h"
+#include "pymod.h"
 #include "real.h"
 #include "role.h"
 #include "unmanaged.h"
 #include "worker.h"
 #include <errno.h>
+#include <limits.h>
 
 /* Fail a worker's open in a way Python reports as OperationalError: a real handle in error
  * state from a path that cannot exist.  The reason was already printed on stderr. */
@@ -32,6 +35,16 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
      * a worker whose controller never used the shim lets unmanaged.c decide. */
     if (role == SHIM_ROLE_CONTROLLER)
         shim_config_report();
+    /* From here on the sqlite3 module's statements must pass the policies: redirect its calls
+     * (pymod.h), or leave the whole run to upstream, as it was, with the reason. */
+    char why[PATH_MAX + 256];
+    if ((role == SHIM_ROLE_CONTROLLER || role == SHIM_ROLE_WORKER) &&
+        shim_pymod_manage(why, sizeof why) != 0) {
+        shim_log_error("cannot redirect the sqlite3 module's calls to SQLite (%s): this process "
+                       "steps aside and pytest -n --testmon runs as without the shim", why);
+        shim_role_step_aside();
+        role = SHIM_ROLE_BYSTANDER;
+    }
     switch (role) {
     case SHIM_ROLE_CONTROLLER:
         rc = shim_controller_open(filename, ppDb, flags, vfs);
@@ -52,6 +65,20 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
     shim_leave();
     errno = saved;
     return rc;
+}
+
+int shim_open_module(int i, const char *filename, sqlite3 **ppDb, int flags, const char *vfs,
+                     shim_open_fn real)
+{
+    switch (shim_pymod_admit(i)) {
+    case SHIM_PYMOD_SAME:
+        return shim_open(filename, ppDb, flags, vfs);
+    case SHIM_PYMOD_OTHER:
+        shim_unmanaged_other_sqlite(filename, flags, shim_pymod_name(i));
+        return real(filename, ppDb, flags, vfs);
+    default: /* real.c said what its SQLite lacks */
+        return real(filename, ppDb, flags, vfs);
+    }
 }
 
 /* Around a statement that runs on a managed connection: the controller applies what workers

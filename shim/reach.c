@@ -2,6 +2,7 @@
 #include "reach.h"
 #include "log.h"
 #include "proc.h"
+#include "pymod.h"
 #include "static.h"
 #include <errno.h>
 #include <link.h>
@@ -175,13 +176,6 @@ int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const 
     return nearest_datafile(".", out, outsz) && missed_at(out, asked, NULL, since);
 }
 
-static int is_libsqlite3(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size, (void)arg;
-    const char *base = strrchr(info->dlpi_name, '/');
-    return strncmp(base ? base + 1 : info->dlpi_name, "libsqlite3.so", 13) == 0;
-}
-
 static int forked; /* a child forked from the process that ran pytest: the parent speaks */
 
 void shim_reach_after_fork(void) { forked = 1; }
@@ -193,16 +187,22 @@ void shim_reach_check_at_exit(void)
     if (shim_config.disabled || forked || shim_proc.role != SHIM_ROLE_NONE ||
         !shim_named_like_python() || shim_static_reported())
         return;
-    /* With libsqlite3.so loaded, the shim was reachable and this process just never opened the
-     * datafile: a testmon 1.x controller under xdist leaves that to its workers. */
-    if (dl_iterate_phdr(is_libsqlite3, NULL))
+    /* With a sqlite3 module watched, the shim was reachable and this process just never opened
+     * the datafile: a testmon 1.x controller under xdist leaves that to its workers. */
+    if (shim_pymod_count() > 0)
         return;
     int saved = errno;
     char cmdline[8192], path[PATH_MAX];
     size_t n = shim_cmdline(cmdline, sizeof cmdline);
     if (n > 0) {
-        if (shim_reach_missed(cmdline, n, getenv("PYTEST_ADDOPTS"),
-                              getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
+        if (!shim_reach_missed(cmdline, n, getenv("PYTEST_ADDOPTS"),
+                               getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
+            ;
+        else if (shim_pymod_unreachable()[0])
+            shim_log_error("pytest --testmon wrote %s without passing through the shim: %s; "
+                           "`testmon-shim doctor` checks a Python, use one whose sqlite3 module "
+                           "calls a libsqlite3.so", path, shim_pymod_unreachable());
+        else
             shim_log_error("pytest --testmon wrote %s without passing through the shim: this "
                            "Python has SQLite linked in (python-build-standalone, as uv installs "
                            "it)%s%s, which the shim cannot reach; `testmon-shim doctor` checks a "

@@ -141,9 +141,9 @@ static int reach(const struct shim_object *o, void *const *wrappers)
     return 0;
 }
 
-void shim_static_init(void)
+void shim_static_init(void *const wrappers[SHIM_REAL_COUNT])
 {
-    if (shim_config.disabled || !shim_wrapper_of || !shim_named_like_python())
+    if (shim_config.disabled || !wrappers || !shim_named_like_python())
         return;
     int saved = errno;
     /* Built in: resolvable before anything imported it.  And SQLite hidden: a libsqlite3 in the
@@ -156,9 +156,6 @@ void shim_static_init(void)
         errno = saved;
         return;
     }
-    void *wrappers[SHIM_REAL_COUNT];
-    for (int i = 0; i < SHIM_REAL_COUNT; i++)
-        wrappers[i] = shim_wrapper_of(i);
     if (reach(&o, wrappers) == 0)
         shim_log_debug("SQLite linked into %s: its entry points are hooked", why);
     else

@@ -2,7 +2,8 @@
  * Pythons uv, rye and mise install).
  *
  * There _sqlite3 and SQLite are inside the executable (or libpython), SQLite's functions are
- * hidden from the dynamic linker, and LD_PRELOAD alone interposes nothing.  Their addresses are
+ * hidden from the dynamic linker and called directly: there is no import slot to rewrite
+ * (pymod.h).  Their addresses are
  * still in the file's full symbol table (.symtab: uv installs builds stripped of debug
  * information only).  So, once, in the library's constructor (one thread, before Python
  * starts):
@@ -10,11 +11,12 @@
  *      loaded yet); only processes named python* or pytest* look;
  *   2. every function of real.h is looked up in that object's .symtab (elfsym.h) and the table
  *      of real functions is filled from it (real.h: shim_real_set_all);
- *   3. the entry points that wrappers.c exports are hooked (hook.h) to jump to those same
- *      wrappers; the table points at the trampolines, which run the originals.
- * From then on a call from _sqlite3 takes exactly the path an interposed call takes: the same
- * wrappers, dispatch and policies, and SQLite's calls to its own API are nested calls, as in
- * libsqlite3.  Nothing here is a second policy.
+ *   3. the entry points of the wrapped functions (wrappers.h) are hooked (hook.h) to jump to
+ *      those wrappers; the table points at the trampolines, which run the originals.
+ * From then on a call from _sqlite3 takes exactly the path a managed module's call takes
+ * (pymod.h): the same wrappers, dispatch and policies; SQLite's calls to its own API reach the
+ * hooks too and are nested calls.  Nothing here is a second policy.  This is the only place the
+ * shim writes code: elsewhere it rewrites import slots, which are data.
  * Where that cannot be done (the symbol table stripped with --strip-all, a function missing, an
  * instruction the hook does not know, a system that forbids writing code, not x86-64), the
  * process steps aside: an audit hook (PySys_AddAuditHook, which Python allows before it starts)
@@ -22,6 +24,7 @@
  * an xdist worker prints one line naming the reason. */
 #ifndef SHIM_STATIC_H
 #define SHIM_STATIC_H
+#include "real.h"
 #include <stddef.h>
 
 enum shim_static_state {
@@ -31,16 +34,13 @@ enum shim_static_state {
     SHIM_STATIC_REFUSED,    /* built in, but it could not be hooked (shim_static_why) */
 };
 
-/* The constructor's step (init.c). */
-void shim_static_init(void);
+/* The constructor's step (init.c): `wrappers` (wrappers.h) are where the hooked entry points
+ * lead, NULL where a function is not wrapped. */
+void shim_static_init(void *const wrappers[SHIM_REAL_COUNT]);
 enum shim_static_state shim_static_state(void);
 /* For STRIPPED/REFUSED, the reason; for HOOKED, the object that holds SQLite. */
 const char *shim_static_why(void);
 /* Did the audit hook say why it steps aside?  (Then reach.h stays quiet at exit.) */
 int shim_static_reported(void);
 
-/* The exported wrapper that stands in for real function `id` (real.h), or NULL if `id` is not
- * interposed.  Defined by wrappers.c; weak here so that unit tests, which link no wrappers,
- * hook nothing. */
-void *shim_wrapper_of(int id) __attribute__((weak));
 #endif

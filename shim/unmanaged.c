@@ -4,8 +4,11 @@
 #include "datafile.h"
 #include "log.h"
 #include "proc.h"
+#include "role.h"
 #include "safefile.h"
 #include <dirent.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -119,5 +122,24 @@ void shim_unmanaged_worker(void)
                        "its workers the same datafile (rootdir, or TESTMON_DATAFILE as an "
                        "absolute path)", shim_proc.datafile, pid, other);
     }
+    errno = saved;
+}
+
+void shim_unmanaged_other_sqlite(const char *filename, int flags, const char *module)
+{
+    static atomic_int said;
+    char canonical[PATH_MAX];
+    int saved = errno;
+    const char *wid = getenv("PYTEST_XDIST_WORKER");
+    /* Said only where it matters: the datafile itself, by a run's controller or worker. */
+    if (!atomic_load(&said) && shim_datafile_canonical(filename, flags & SQLITE_OPEN_URI,
+                                                       canonical, sizeof canonical) == 0 &&
+        shim_datafile_is_candidate(canonical) && ((wid && *wid) || shim_role_would_control()) &&
+        !atomic_exchange(&said, 1))
+        shim_log_error("%s opens %s through %s, whose SQLite is not the one the shim manages "
+                       "here (another sqlite3 module opened the datafile first): this process "
+                       "steps aside and pytest -n --testmon runs as without the shim; let "
+                       "testmon and the project use one sqlite3 module", wid && *wid ? "this "
+                       "worker" : "this controller", canonical, module);
     errno = saved;
 }

@@ -20,6 +20,11 @@
  * settings the unmanaged controller did not. */
 void shim_unmanaged_worker(void);
 
+/* An open of `filename` through a sqlite3 module (`module`, its file) whose SQLite is not the one
+ * the shim manages (pymod.h): if it is the datafile and this process is a run's controller or
+ * worker, say once that it steps aside. */
+void shim_unmanaged_other_sqlite(const char *filename, int flags, const char *module);
+
 /* What the parent `pid` holds open, compared with `datafile` (canonical): 1 the same file, 2 a
  * different file named .testmondata (its path in other), 0 neither or unreadable.  For tests. */
 int shim_unmanaged_parent_holds(long pid, const char *datafile, char *other, unsigned othersz);

@@ -25,7 +25,7 @@ TSAN_CFLAGS  = $(SAN_COMMON) -fsanitize=thread
 COV_CFLAGS   = -O1 -g --coverage
 FUZZ_FLAGS   = $(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS = runfile journal prepare classify
-FUZZ_OBJS    = $(filter-out $(FUZZ_BUILD)/shim/wrappers.o,$(SHIM_SRCS:shim/%.c=$(FUZZ_BUILD)/shim/%.o))
+FUZZ_OBJS    = $(SHIM_SRCS:shim/%.c=$(FUZZ_BUILD)/shim/%.o)
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 CHECKS       = MAKE='$(MAKE)' tests/robust/checks.sh
 

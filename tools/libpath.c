@@ -82,7 +82,8 @@ char *tool_compose_preload(const char *lib, const char *existing, int *dropped)
         free(copy);
         return NULL;
     }
-    size_t len = (size_t)snprintf(out, cap, "%s", lib);
+    size_t len = 0;
+    out[0] = 0;
     char *save = NULL;
     for (char *e = strtok_r(copy, ": \t", &save); e; e = strtok_r(NULL, ": \t", &save)) {
         int c = classify(e, lib);
@@ -92,8 +93,9 @@ char *tool_compose_preload(const char *lib, const char *existing, int *dropped)
             (*dropped)++;
             continue;
         }
-        len += (size_t)snprintf(out + len, cap - len, ":%s", e);
+        len += (size_t)snprintf(out + len, cap - len, "%s:", e);
     }
+    snprintf(out + len, cap - len, "%s", lib);
     free(copy);
     return out;
 }

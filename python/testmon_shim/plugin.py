@@ -1,27 +1,23 @@
 """pytest plugin of testmon-shim (entry point pytest11 `testmon_shim`): a pytest-xdist run of
-testmon gets libtestmon_shim.so in its controller and workers, with no LD_PRELOAD and no wrapper.
+testmon gets libtestmon_shim.so in its controller and in each worker, with no LD_PRELOAD and no
+restart.
 
-The library interposes SQLite's C API where the dynamic linker binds `_sqlite3`'s calls to it.
-CPython loads `_sqlite3` with RTLD_NOW|RTLD_LOCAL at the first `import sqlite3`, and its
-references are looked up in the global scope first: the executable, LD_PRELOAD, then libraries
-dlopen'ed with RTLD_GLOBAL.  Hence two ways in:
+The library reaches Python's sqlite3 module by rewriting that module's own import slots, whether
+the module was imported before the library loads or after (shim/README.md: "How the shim reaches
+SQLite"), and nothing else in the process.  So loading it is all this plugin does, as early as
+pytest lets a plugin run code (pytest_addoption, before testmon opens its datafile in
+pytest_configure):
 
-* early load: this module is imported before anything imported sqlite3, so loading the library
-  RTLD_GLOBAL now is all the controller needs.  That happens only when the command line,
-  PYTEST_ADDOPTS or the ini file's addopts could ask for xdist; if xdist and testmon turn out
-  not to be both active, the library is switched off for the process (testmon_shim_off).
-* re-exec: pytest imports pytest11 plugins in the order of the installed distributions (the
-  directory order of site-packages), and testmon's plugin imports sqlite3: `_sqlite3` is then
-  bound for good.  The controller starts itself again with LD_PRELOAD (costs one more pytest
-  start-up) in pytest_cmdline_main, before testmon opens its datafile in pytest_configure.
+* in a controller whose command line, PYTEST_ADDOPTS or ini addopts could ask for xdist; once
+  the options are parsed, a run that is not an xdist run of testmon switches it off again
+  (testmon_shim_off);
+* in an xdist worker (PYTEST_XDIST_WORKER), which runs this plugin too.
 
-Either way os.environ gets LD_PRELOAD, which xdist's workers (children of the controller) and
-their children inherit.  A serial run, or one without testmon, loads nothing and re-executes
-nothing.  Stays out of the way: TESTMON_SHIM=off, `-p no:testmon_shim`, a library already in the
-process (LD_PRELOAD by hand, `testmon-shim run`), an xdist worker, a _sqlite3 extension module
-carrying its own SQLite (one line on stderr, then upstream behaviour).  A Python with SQLite built
-in (python-build-standalone, uv's) is reached either way: the library hooks SQLite when it loads.
-Never writes to stdout.
+Nothing is set in the environment: a test's own subprocesses (an AddressSanitizer-built program,
+a nested pytest) start exactly as without the shim.  Stays out of the way: TESTMON_SHIM=off,
+`-p no:testmon_shim`, a library already in the process (LD_PRELOAD by hand, `testmon-shim run`),
+a platform other than Linux.  Says in pytest's header whether it manages an xdist run of testmon
+(`-q` hides it, as every header line).  Never writes to stdout otherwise.
 """
 from __future__ import annotations
 
@@ -34,8 +30,6 @@ import pytest
 
 LIB_NAME = "libtestmon_shim.so"
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
-# Set in the environment of the re-executed controller: a second miss is reported, not retried.
-REEXEC_MARK = "TESTMON_SHIM_REEXEC"
 OFF_VALUES = ("off", "0", "false", "no")  # as the library reads TESTMON_SHIM (shim/init.c)
 # Options with which pytest-xdist starts workers (long forms may be abbreviated by argparse).
 XDIST_SHORT = ("-n", "-d")
@@ -47,8 +41,8 @@ TESTMON_DESTS = ("testmon", "testmon_noselect", "testmon_nocollect", "testmon_fo
 
 
 class _State:
-    library: Any = None  # the ctypes.CDLL of an early load
-    sessions = 0  # pytest_cmdline_main calls in this process (pytester runs pytest in-process)
+    library: Any = None  # the ctypes.CDLL this plugin loaded
+    why_not: Optional[str] = None  # why the library was not loaded, for the header
 
 
 def _say(message: str) -> None:
@@ -84,24 +78,9 @@ def _mapped(names: Iterable[str]) -> List[str]:
 
 
 def loaded_library() -> Optional[str]:
-    """The shim already in this process (preloaded, or loaded early here), or None."""
+    """The shim already in this process (preloaded, or loaded here), or None."""
     paths = _mapped(["libtestmon_shim"])
     return paths[0] if paths else None
-
-
-def sqlite_built_in() -> bool:
-    """Is _sqlite3 built into the interpreter, SQLite with it (python-build-standalone, as uv
-    installs it)?  The library reaches it all the same, by hooking SQLite's entry points when it
-    is loaded (shim/static.h), whether sqlite3 was imported already or not; where it cannot
-    (a symbol table stripped), it says so itself at the datafile's first open."""
-    return "_sqlite3" in sys.builtin_module_names
-
-
-def sqlite_unreachable() -> bool:
-    """Does an imported _sqlite3 extension module carry its own SQLite (no libsqlite3.so
-    mapped), out of any library's reach?"""
-    return (not sqlite_built_in() and "_sqlite3" in sys.modules
-            and not _mapped(["libsqlite3.so"]))
 
 
 def _could_ask_for_xdist(config: pytest.Config) -> bool:
@@ -123,23 +102,33 @@ def _could_ask_for_xdist(config: pytest.Config) -> bool:
     return False
 
 
-def _load_early(config: pytest.Config) -> None:
-    # An imported _sqlite3 extension module is bound for good; a built-in one is hooked by the
-    # library's constructor, in this thread, before testmon opens its datafile.
-    bound = "_sqlite3" in sys.modules and not sqlite_built_in()
-    if (switched_off() or _State.library is not None or not sys.platform.startswith("linux")
-            or os.environ.get("PYTEST_XDIST_WORKER") or bound or loaded_library()
-            or not _could_ask_for_xdist(config)):
+def _load(config: pytest.Config) -> None:
+    if switched_off():
+        _State.why_not = "off (TESTMON_SHIM=%s)" % os.environ.get("TESTMON_SHIM")
+        return
+    if not sys.platform.startswith("linux"):
+        _State.why_not = "not managing: Linux only"
+        return
+    if _State.library is not None or loaded_library():
+        return
+    if not os.environ.get("PYTEST_XDIST_WORKER") and not _could_ask_for_xdist(config):
         return
     import ctypes  # only here: a run that cannot use xdist does not pay for it
 
     try:
-        _State.library = ctypes.CDLL(LIBRARY, mode=ctypes.RTLD_GLOBAL)
+        # RTLD_LOCAL: nothing binds to the library by name, it reaches the sqlite3 module itself
+        _State.library = ctypes.CDLL(LIBRARY)
     except OSError as e:
+        _State.why_not = "not managing: cannot load %s" % LIBRARY
         _say("cannot load %s (%s): reinstall testmon-shim; pytest runs without the shim"
              % (LIBRARY, e))
         return
-    _info("loaded %s before sqlite3 was imported" % LIBRARY)
+    _info("loaded %s" % LIBRARY)
+
+
+def _testmon_on(config: pytest.Config) -> bool:
+    option = vars(config.option)
+    return not option.get("no-testmon") and any(option.get(d) for d in TESTMON_DESTS)
 
 
 def _active(config: pytest.Config) -> bool:
@@ -147,86 +136,89 @@ def _active(config: pytest.Config) -> bool:
     and testmon is on."""
     option = vars(config.option)
     xdist = bool(option.get("numprocesses")) or bool(option.get("tx"))
-    testmon = not option.get("no-testmon") and any(option.get(d) for d in TESTMON_DESTS)
-    return xdist and testmon
+    return xdist and _testmon_on(config)
 
 
-def preload_value(library: str, existing: str) -> str:
-    """LD_PRELOAD with the library first and no other copy of it (as `testmon-shim run`)."""
-    rest = [e for e in existing.replace(" ", ":").split(":")
-            if e and os.path.basename(e) != LIB_NAME]
-    return ":".join([library] + rest)
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput") or bool(os.environ.get("PYTEST_XDIST_WORKER"))
 
 
-def _restart_command() -> Optional[List[str]]:
-    """This process's own command line, to start it again; None where that cannot work."""
-    try:
-        with open("/proc/self/cmdline", "rb") as f:
-            argv = [os.fsdecode(a) for a in f.read().split(b"\0")[:-1]]
-    except OSError:
-        return None
-    if not argv or sys.argv[0] in ("", "-"):  # a script read from standard input
-        return None
-    return argv
-
-
-def _reexec(again: bool) -> None:
-    """Start this controller again with LD_PRELOAD; `again`: this is already that start."""
-    why = None
-    if sqlite_unreachable():
-        why = ("this Python's sqlite3 module carries its own SQLite, which the shim cannot "
-               "reach; `testmon-shim doctor` checks a Python, use one whose sqlite3 module "
-               "loads libsqlite3.so")
-    elif again:
-        why = ("the library did not load when pytest was started again with LD_PRELOAD=%s; "
-               "check it with `testmon-shim doctor`" % os.environ.get("LD_PRELOAD", ""))
-    elif _State.sessions > 1:
-        why = ("a pytest session in a process that already ran one (pytest.main() called "
-               "again) cannot be started again; preload the library: "
-               "LD_PRELOAD=%s, or `testmon-shim run`" % LIBRARY)
-    argv = None if why else _restart_command()
-    if why is None and argv is None:
-        why = ("pytest's command line cannot be started again (a script read from standard "
-               "input); preload the library: LD_PRELOAD=%s, or `testmon-shim run`" % LIBRARY)
-    if why is not None or argv is None:
-        _say("%s; pytest-xdist runs testmon as upstream does" % why)
-        return
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = preload_value(LIBRARY, env.get("LD_PRELOAD", ""))
-    env[REEXEC_MARK] = "1"
-    _info("sqlite3 was imported before this plugin: starting pytest again with LD_PRELOAD")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execve(sys.executable, argv, env)
-    except OSError as e:
-        _say("cannot start pytest again (%s: %s); pytest-xdist runs testmon as upstream does"
-             % (sys.executable, e))
-
-
-# The first hook pytest calls after importing this module, when it registers it; plugins
-# imported later (testmon's) may import sqlite3, so this is the moment for an early load.
+# The first hook pytest calls after importing this module, when it registers it: before testmon
+# opens its datafile (pytest_configure), whichever of the two was imported first.
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     config = pluginmanager.get_plugin("pytestconfig")
     if isinstance(config, pytest.Config):
-        _load_early(config)
+        _load(config)
 
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    _State.sessions += 1
-    again = os.environ.pop(REEXEC_MARK, None) is not None  # not for the children
-    if switched_off() or hasattr(config, "workerinput") or not sys.platform.startswith("linux"):
-        return  # a worker got the library from its controller's environment
-    active = _active(config)
-    if _State.library is not None:
-        if active:
-            os.environ["LD_PRELOAD"] = preload_value(LIBRARY, os.environ.get("LD_PRELOAD", ""))
-        else:
-            _State.library.testmon_shim_off()
-        return
-    if not active or loaded_library():
-        return  # nothing to do, or the library was preloaded by hand / by a re-exec
-    _reexec(again)
+    # the controller: its options are parsed, -n auto resolved
+    if _State.library is not None and not _is_worker(config) and not _active(config):
+        _State.library.testmon_shim_off()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # a worker, before testmon's pytest_configure opens the datafile
+    if _State.library is not None and _is_worker(config) and not _testmon_on(config):
+        _State.library.testmon_shim_off()
+
+
+def _library_role() -> Optional[str]:
+    """The role of this process as the library in it says (exports.c), or None."""
+    import ctypes
+
+    lib = _State.library
+    if lib is None:
+        path = loaded_library()
+        if path is None:
+            return None
+        try:
+            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)  # the copy already mapped
+        except OSError:
+            return None
+    try:
+        fn = lib.testmon_shim_role
+    except AttributeError:  # a library older than the role query
+        return None
+    fn.restype = ctypes.c_char_p
+    role = fn()
+    return role.decode() if role else None
+
+
+def header_line(config: pytest.Config) -> Optional[str]:
+    """pytest's header line for this run, or None when testmon under xdist is not asked for."""
+    if _is_worker(config) or not _active(config):
+        return None
+    version = _version()
+    if _State.why_not:
+        return "testmon-shim %s: %s" % (version, _State.why_not)
+    role = _library_role()
+    option = vars(config.option)
+    workers = option.get("numprocesses") or len(option.get("tx") or [])
+    if role == "controller":
+        return "testmon-shim %s: managing .testmondata for %s workers" % (version, workers)
+    if role is None:
+        return "testmon-shim %s: not managing: the library is not loaded" % version
+    if role == "none":
+        # testmon 1.x controllers leave the datafile to their workers (no coordination needed)
+        return ("testmon-shim %s: not managing: this controller did not open testmon's "
+                "datafile" % version)
+    return ("testmon-shim %s: not managing this run (the reason is on stderr above)"
+            % version)
+
+
+def _version() -> str:
+    try:
+        from importlib import metadata
+
+        return metadata.version("testmon-shim")
+    except Exception:  # not installed as a distribution (a source checkout on sys.path)
+        return "?"
+
+
+def pytest_report_header(config: pytest.Config) -> Optional[str]:
+    return header_line(config)
 
 
 def doctor_report() -> Tuple[str, str]:
@@ -247,9 +239,5 @@ def doctor_report() -> Tuple[str, str]:
              if ep.group == "pytest11"]
     if "testmon_shim" not in order:
         return "FAIL", "no pytest11 entry point testmon_shim: reinstall testmon-shim"
-    first = [n for n in order if n in ("testmon", "pytest-testmon", "testmon_shim")][0]
-    how = ("before testmon's, so the library loads before sqlite3 is imported"
-           if first == "testmon_shim" else
-           "after testmon's, so an xdist run of testmon starts its controller again once with "
-           "LD_PRELOAD (-p testmon_shim in addopts loads it first and saves that)")
-    return "ok", "testmon_shim (%s): active; pytest imports it %s" % (LIBRARY, how)
+    return "ok", ("testmon_shim (%s): active; it loads the library into the controller and the "
+                  "workers of an xdist run of testmon" % LIBRARY)

@@ -88,16 +88,16 @@ live_run() {
     assert_success
 }
 
-@test "run: prepends to existing LD_PRELOAD entries, never twice, and drops other copies" {
+@test "run: appends to existing LD_PRELOAD entries (theirs stay first), never twice, and drops other copies" {
     LD_PRELOAD="$LIBC" run --separate-stderr "$TOOL" run printenv LD_PRELOAD
     assert_success
-    assert_output "$LIB:$LIBC"
+    assert_output "$LIBC:$LIB"
     LD_PRELOAD="$LIBC $LIB" run --separate-stderr "$TOOL" run printenv LD_PRELOAD
-    assert_output "$LIB:$LIBC"
+    assert_output "$LIBC:$LIB"
     mkdir other && cp "$LIB" other/libtestmon_shim.so
     LD_PRELOAD="$WORK/other/libtestmon_shim.so:$LIBC" run --separate-stderr "$TOOL" run printenv LD_PRELOAD
     assert_success
-    assert_output "$LIB:$LIBC"
+    assert_output "$LIBC:$LIB"
     [[ "$stderr" == *"removed 1 other copy"* ]]
 }
 

@@ -1,9 +1,9 @@
-/* test_real.c: resolution of the real SQLite functions (real.c) in a program linked to
- * libsqlite3.  Resolution happens once per process, so each way in runs in a forked child with an
- * empty table.  test_real_dl.c covers a process where SQLite is loaded RTLD_LOCAL later. */
+/* test_real.c: the table of real SQLite functions (real.c), filled from a library handle with the
+ * functions a module's import slots led to taking precedence.  The table is filled once per
+ * process in real use, so each case runs in a forked child with an empty table.  test_real_dl.c
+ * covers a program that does not link SQLite at all. */
 #include "unit.h"
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 
 static const char *const names[SHIM_REAL_COUNT] = {
@@ -14,7 +14,7 @@ static const char *const names[SHIM_REAL_COUNT] = {
 
 static void *libsqlite;
 
-static void expect_all_from_libsqlite(void)
+static int differing_from_libsqlite(void)
 {
     int bad = 0;
     for (int i = 0; i < SHIM_REAL_COUNT; i++) {
@@ -25,9 +25,7 @@ static void expect_all_from_libsqlite(void)
             unit_printf("  %s: %p, want %p\n", names[i], got, want);
         }
     }
-    CHECK_EQ_INT(bad, 0);
-    /* typed use through REAL() */
-    CHECK_EQ_INT(REAL(sqlite3_libversion_number)(), sqlite3_libversion_number());
+    return bad;
 }
 
 static void clear(void)
@@ -36,42 +34,58 @@ static void clear(void)
         atomic_store(&shim_real_table[i], NULL);
 }
 
-static void from_program(void)
+static void empty_before(void)
 {
     clear();
-    void *p = shim_real_resolve(SHIM_REAL_sqlite3_step, (const void *)&from_program);
-    CHECK(p == dlsym(libsqlite, "sqlite3_step"), "the step function");
-    expect_all_from_libsqlite();
+    CHECK(!shim_real_complete(), "nothing filled: not complete");
 }
 
-static void from_libsqlite(void)
+static void from_handle(void)
 {
     clear();
-    void *p = shim_real_resolve(SHIM_REAL_sqlite3_open_v2, dlsym(libsqlite, "sqlite3_exec"));
-    CHECK(p == dlsym(libsqlite, "sqlite3_open_v2"), "open_v2");
-    expect_all_from_libsqlite();
+    CHECK_EQ_INT(shim_real_fill(libsqlite, NULL), 1);
+    CHECK_EQ_INT(differing_from_libsqlite(), 0);
+    CHECK(shim_real_complete(), "complete");
+    /* typed use through REAL() */
+    CHECK_EQ_INT(REAL(sqlite3_libversion_number)(), sqlite3_libversion_number());
 }
 
-static void from_libc(void)
+/* What a module's slot led to wins over the library's own: the module calls exactly that. */
+static int other_step(sqlite3_stmt *s)
 {
-    clear(); /* a caller whose scope has no SQLite: RTLD_NEXT finds it */
-    void *p = shim_real_resolve(SHIM_REAL_sqlite3_close, (const void *)&printf);
-    CHECK(p == dlsym(libsqlite, "sqlite3_close"), "close");
-    expect_all_from_libsqlite();
+    (void)s;
+    return 4242;
 }
-
-static void no_caller(void)
+static void known_first(void)
 {
     clear();
-    void *p = shim_real_resolve(SHIM_REAL_sqlite3_exec, NULL);
-    CHECK(p == dlsym(libsqlite, "sqlite3_exec"), "exec");
-    expect_all_from_libsqlite();
+    void *known[SHIM_REAL_COUNT] = {0};
+    known[SHIM_REAL_sqlite3_step] = (void *)other_step;
+    CHECK_EQ_INT(shim_real_fill(libsqlite, known), 1);
+    CHECK_EQ_INT(REAL(sqlite3_step)(NULL), 4242);
+    CHECK(atomic_load(&shim_real_table[SHIM_REAL_sqlite3_prepare_v2]) ==
+              dlsym(libsqlite, "sqlite3_prepare_v2"), "the others from the library");
 }
 
-/* concurrent first calls resolve once and agree */
-static void *first_call(void *arg)
+/* No library: only what is known, and not complete (one line says what is missing). */
+static void known_only(void)
+{
+    clear();
+    void *known[SHIM_REAL_COUNT] = {0};
+    known[SHIM_REAL_sqlite3_step] = (void *)other_step;
+    struct unit_capture cap = unit_capture_start(2);
+    int complete = shim_real_fill(NULL, known);
+    char *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(complete, 0);
+    CHECK_CONTAINS(msg, "lacks sqlite3_open_v2, which the shim needs");
+    free(msg);
+}
+
+/* Threads filling at once (two modules opening the datafile together) agree. */
+static void *filler(void *arg)
 {
     (void)arg;
+    shim_real_fill(libsqlite, NULL);
     return REAL(sqlite3_prepare_v2);
 }
 static void threads(void)
@@ -79,7 +93,7 @@ static void threads(void)
     clear();
     pthread_t th[8];
     for (int i = 0; i < 8; i++)
-        pthread_create(&th[i], NULL, first_call, NULL);
+        pthread_create(&th[i], NULL, filler, NULL);
     int same = 1;
     for (int i = 0; i < 8; i++) {
         void *r;
@@ -87,80 +101,10 @@ static void threads(void)
         same &= r == dlsym(libsqlite, "sqlite3_prepare_v2");
     }
     CHECK(same, "every thread got the real prepare_v2");
-    expect_all_from_libsqlite();
+    CHECK_EQ_INT(differing_from_libsqlite(), 0);
 }
 
-/* A fork while another thread resolves: the child resolves all the same, because the fork
- * handler re-initialises the lock that the parent's thread held (init.c, real.h).  The resolving
- * thread is held inside the lock by this program's own dl_iterate_phdr, which real.c's object
- * lookup calls (object.c), once armed. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* ASan's and TSan's runtimes call dl_iterate_phdr while they start, before dlsym can be used:
- * this program cannot define its own there. */
-#define NO_ITERATE_OVERRIDE 1
-#endif
-static int entered[2], release_[2];
-#ifndef NO_ITERATE_OVERRIDE
-static atomic_int block_iterate;
-
-int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
-{
-    static int (*real)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
-    if (!real)
-        real = (int (*)(int (*)(struct dl_phdr_info *, size_t, void *), void *))dlsym(
-            RTLD_NEXT, "dl_iterate_phdr");
-    if (atomic_exchange(&block_iterate, 0)) {
-        char c = 'x';
-        ssize_t n = write(entered[1], &c, 1);
-        n = read(release_[0], &c, 1);
-        (void)n;
-    }
-    return real(cb, data);
-}
-
-static void *resolver(void *arg)
-{
-    (void)arg;
-    return shim_real_resolve(SHIM_REAL_sqlite3_step, (const void *)&from_program);
-}
-#else
-static atomic_int block_iterate;
-static void *resolver(void *arg)
-{
-    (void)arg;
-    return NULL;
-}
-#endif
-
-static void fork_while_resolving(void)
-{
-#ifdef NO_ITERATE_OVERRIDE
-    unit_skip("under ASan/TSan (their runtimes own dl_iterate_phdr); the plain build runs it");
-    return;
-#endif
-    clear();
-    CHECK(pipe(entered) == 0 && pipe(release_) == 0, "");
-    atomic_store(&block_iterate, 1);
-    pthread_t t;
-    pthread_create(&t, NULL, resolver, NULL);
-    char c;
-    CHECK(read(entered[0], &c, 1) == 1, "the resolver holds the lock");
-    pid_t pid = fork();
-    if (pid == 0) {
-        alarm(5); /* a lock inherited held would hang here */
-        void *p = shim_real_resolve(SHIM_REAL_sqlite3_step, (const void *)&from_program);
-        _exit(p == dlsym(libsqlite, "sqlite3_step") ? 0 : 1);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child resolved (status 0x%x)", st);
-    CHECK(write(release_[1], "x", 1) == 1, "");
-    void *r;
-    pthread_join(t, &r);
-    CHECK(r == dlsym(libsqlite, "sqlite3_step"), "and so did the parent's thread");
-}
-
-/* a filled entry is used as is: mocks are never overwritten by resolution */
+/* unit.h's mocks replace one entry of a filled table */
 static int mock_errcode(sqlite3 *db)
 {
     (void)db;
@@ -169,11 +113,21 @@ static int mock_errcode(sqlite3 *db)
 static void mock_kept(void)
 {
     clear();
-    atomic_store(&shim_real_table[SHIM_REAL_sqlite3_errcode], (void *)mock_errcode);
-    CHECK_EQ_INT(REAL(sqlite3_errcode)(NULL), 4242);
     unit_real_fill();
     unit_real_mock(SHIM_REAL_sqlite3_errcode, (void *)mock_errcode);
     CHECK_EQ_INT(REAL(sqlite3_errcode)(NULL), 4242);
+}
+
+static void wrapped_and_optional(void)
+{
+    CHECK(shim_real_wrapped(SHIM_REAL_sqlite3_step), "step is wrapped");
+    CHECK(shim_real_wrapped(SHIM_REAL_sqlite3_prepare_v3), "prepare_v3 is wrapped");
+    CHECK(!shim_real_wrapped(SHIM_REAL_sqlite3_errmsg), "errmsg is only used");
+    CHECK(shim_real_optional(SHIM_REAL_sqlite3_prepare_v3), "prepare_v3 may be missing");
+    CHECK(!shim_real_optional(SHIM_REAL_sqlite3_step), "step may not");
+    CHECK(!shim_real_wrapped(-1) && !shim_real_wrapped(SHIM_REAL_COUNT), "out of range");
+    CHECK(strcmp(shim_real_name(SHIM_REAL_sqlite3_step), "sqlite3_step") == 0, "its name");
+    CHECK(strcmp(shim_real_name(-1), "?") == 0, "out of range");
 }
 
 int main(void)
@@ -183,12 +137,12 @@ int main(void)
     CHECK(libsqlite != NULL, "libsqlite3 is loaded");
     if (!libsqlite)
         return unit_finish();
-    RUN_FORKED(from_program);
-    RUN_FORKED(from_libsqlite);
-    RUN_FORKED(from_libc);
-    RUN_FORKED(no_caller);
+    RUN_FORKED(empty_before);
+    RUN_FORKED(from_handle);
+    RUN_FORKED(known_first);
+    RUN_FORKED(known_only);
     RUN_FORKED(threads);
     RUN_FORKED(mock_kept);
-    RUN_FORKED(fork_while_resolving);
+    RUN(wrapped_and_optional);
     return unit_finish();
 }

@@ -54,15 +54,15 @@ static void test_compose(void)
     CHECK_EQ_INT(dropped, 0);
     free(s);
     s = tool_compose_preload("/a/libtestmon_shim.so", "/x/liba.so  /y/libb.so", &dropped);
-    CHECK_STR(s, "/a/libtestmon_shim.so:/x/liba.so:/y/libb.so");
+    CHECK_STR(s, "/x/liba.so:/y/libb.so:/a/libtestmon_shim.so");
     free(s);
     s = tool_compose_preload("/a/libtestmon_shim.so", "/x/liba.so:/a/libtestmon_shim.so", &dropped);
-    CHECK_STR(s, "/a/libtestmon_shim.so:/x/liba.so");
+    CHECK_STR(s, "/x/liba.so:/a/libtestmon_shim.so");
     CHECK_EQ_INT(dropped, 0);
     free(s);
     s = tool_compose_preload("/a/libtestmon_shim.so", "/old/libtestmon_shim.so:libc.so.6:",
                              &dropped);
-    CHECK_STR(s, "/a/libtestmon_shim.so:libc.so.6");
+    CHECK_STR(s, "libc.so.6:/a/libtestmon_shim.so");
     CHECK_EQ_INT(dropped, 1);
     free(s);
 }

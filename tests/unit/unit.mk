@@ -4,15 +4,15 @@
 #                                      the same against shim objects built another way
 #   UNIT_CFLAGS / UNIT_LDFLAGS         extra flags for the test programs only
 #   UNIT_RUN='valgrind -q'             a prefix for each test program
-# Each program links the shim's objects except wrappers.o (so it defines no sqlite3_* symbol of
-# its own) and the real libsqlite3; test_real_dl deliberately links no libsqlite3.
+# Each program links all of the shim's objects (they define no sqlite3_* symbol) and the real
+# libsqlite3; test_real_dl deliberately links no libsqlite3.
 UNIT_BUILD   ?= $(BUILD)/tests/unit
 UNIT_CFLAGS  ?=
 UNIT_LDFLAGS ?=
 UNIT_RUN     ?=
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(UNIT_BUILD)/%)
-UNIT_OBJS   = $(filter-out $(BUILD)/shim/wrappers.o,$(SHIM_OBJS))
+UNIT_OBJS   = $(SHIM_OBJS)
 UNIT_LIBS   = -lsqlite3 $(CJSON_LIBS) -ldl -lpthread
 
 .PHONY: unit
