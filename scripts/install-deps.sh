@@ -8,9 +8,10 @@ set -euo pipefail
 # python3.11-dev (libpython3.11-pic.a), zlib1g-dev, libexpat1-dev, llvm (llvm-strip): the emulated
 # python-build-standalone interpreters of tests/static/build-python.sh (static-3.11 cells).
 # parallel: bats runs tests at once with it (make check's fast tier).
+# patchelf: othersqlite.bats gives a copy of libsqlite3 its own SONAME (as auditwheel does).
 pkgs=(gcc make pkg-config binutils libsqlite3-dev libcjson-dev sqlite3 git python3 python3-venv
       bats bats-support bats-assert clang valgrind xfsprogs
-      dpkg-dev python3.11-dev python3.11-venv zlib1g-dev libexpat1-dev llvm parallel)
+      dpkg-dev python3.11-dev python3.11-venv zlib1g-dev libexpat1-dev llvm parallel patchelf)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

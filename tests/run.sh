@@ -54,10 +54,11 @@ bats_suite() {
 suite unit "$MAKE" -s unit
 suite bats bats_suite
 # make check's one cell: testmon 2.1.3 through the dependency change that breaks it upstream
-suite e2e-quick env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e \
-    TESTMON=2.1.3 PYTHON=3.11 LAUNCHERS=none STEPS=rerun,edit_body,dep_add_late
+suite e2e-quick env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST -u COMPANIONS "$MAKE" -s e2e \
+    TESTMON=2.1.3 PYTHON=3.11 LAUNCHERS=none COMPANIONS=none STEPS=rerun,edit_body,dep_add_late
 # the matrix runs whole: variables a caller may have exported must not narrow it
-suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST "$MAKE" -s e2e
+suite e2e env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS -u SHIM_PRELOAD_FIRST -u LAUNCHERS \
+    -u COMPANIONS "$MAKE" -s e2e
 # the negative control: without the shim, upstream's bug must show in every cell of 2.0.2-2.1.4
 suite e2e-off env -u PYTHON -u TESTMON -u SHIM -u STEPS -u JOBS "$MAKE" -s e2e-off
 # real projects' releases (tests/e2e/real.py), whole too

@@ -9,6 +9,8 @@
 #   make e2e JOBS=1 STEPS=fresh,rerun E2E_VERBOSE=1
 #   make e2e LAUNCHERS=only       only the launcher cells (pytest.main() from a script,
 #                                 _jb_pytest_runner.py, python -c; launchers.json); none: without them
+#   make e2e COMPANIONS=only      only the companion cells (a wheel's own SQLite in every test
+#                                 process, pysqlite3 as sqlite3; companions.json); none: without them
 #   make e2e SHIM_PRELOAD_FIRST=LIB[:LIB]   preloaded before the shim in the xdist runs: a
 #                                 sanitized shim's runtime must come first in LD_PRELOAD (make
 #                                 check-asan's e2e cell; run.py --preload-first)
@@ -25,13 +27,14 @@ SHIM       ?= on
 JOBS       ?=
 STEPS      ?=
 LAUNCHERS  ?=
+COMPANIONS ?=
 E2E_ARGS   ?=
 SHIM_PRELOAD_FIRST ?=
 PROJECTS   ?=
 NOISE      ?=
 
 E2E_RUN = TESTMON='$(TESTMON)' PYTHON='$(PYTHON)' SHIM='$(SHIM)' JOBS='$(JOBS)' STEPS='$(STEPS)' \
-	LAUNCHERS='$(LAUNCHERS)' \
+	LAUNCHERS='$(LAUNCHERS)' COMPANIONS='$(COMPANIONS)' \
 	BUILD='$(BUILD)' SHIM_PRELOAD_FIRST='$(SHIM_PRELOAD_FIRST)' \
 	$(E2E_PYTHON) tests/e2e/run.py $(E2E_ARGS)
 
@@ -72,7 +75,7 @@ e2e-noshim:
 E2E_OFF_STEPS = rerun,edit_body,edit_test,dep_add_late,dep_add_early,dep_upgrade,dep_downgrade,dep_remove
 E2E_OFF_RELEASES = 2.0.2,2.0.13,2.0.15,2.1.0,2.1.1,2.1.3,2.1.4
 e2e-off: e2e-selftest
-	$(E2E_PYTHON) tests/e2e/run.py --shim off --launchers none \
+	$(E2E_PYTHON) tests/e2e/run.py --shim off --launchers none --companions none \
 		--testmon '$(or $(TESTMON),$(E2E_OFF_RELEASES))' $(if $(PYTHON),--python '$(PYTHON)') \
 		--steps $(E2E_OFF_STEPS) --expect-bug --build '$(abspath $(BUILD))/e2e-off'
 # the static-3.11 cells only

@@ -129,14 +129,22 @@ def resync_db(src_proj, dst_proj):
 
 # ------------------------------------------------------------------ cells
 class Cell:
-    def __init__(self, release, ver, profile, launcher=None):
+    def __init__(self, release, ver, profile, launcher=None, companion=None):
         self.release = release
         self.ver = ver
         self.profile = profile      # the pins profile of its venv (pytest 7 or 8)
         self.launcher = launcher    # None: `python -m pytest`; else a key of launchers.json
+        self.companion = companion  # None, or a key of companions.json
         self.name = "%s-py%s" % (release, ver)
         if launcher:
             self.name += "-%s-%s" % (profile, launcher)
+        if companion:
+            self.name += "-" + companion
+
+    @property
+    def venv_job(self):
+        """What its venv is made of: (release, X.Y, profile, companion or None)."""
+        return (self.release, self.ver, self.profile, self.companion)
 
 
 def expected_for(pins, release, ver, mode):
@@ -186,13 +194,13 @@ def run_cell(cell, ctx):
     if not py or not py[0]:
         res.update(verdict="SKIP", reason=py[1] if py else "no python%s found" % ver)
         return res
-    venv = ctx["venvs"].get((rel, ver, cell.profile))
+    venv = ctx["venvs"].get(cell.venv_job)
     if isinstance(venv, Exception) or venv is None:
         res.update(verdict="FAIL", reason="venv: %s" % venv)
         res["problems"].append("venv creation failed: %s" % venv)
         return res
     pver = pins["releases"][rel]["partner"].get(ver)
-    pvenv = ctx["venvs"].get((rel, pver, cell.profile))
+    pvenv = ctx["venvs"].get((rel, pver, cell.profile, None))
     pnote = None
     if not pver:
         pnote = "no partner interpreter configured"
@@ -211,6 +219,14 @@ def run_cell(cell, ctx):
     for d in (serial_dir, xdist_dir, fakesite, logs):
         os.makedirs(d)
     world = scenario.World([serial_dir, xdist_dir], fakesite)
+    if cell.companion:  # its files, with the sample's first step (the same mtime)
+        comp = ctx["companions"]["companions"][cell.companion]
+        world.step_index = 1
+        for rel_path, text in comp["project"].items():
+            world.write(rel_path, text)
+        for rel_path, text in comp["site"].items():
+            with open(os.path.join(fakesite, rel_path), "w") as f:
+                f.write(text)
     patterns = pins["error_patterns"]
     timeout = ctx["timeout"]
     # the wheel's plugin must do what the preloaded shim does
@@ -218,10 +234,11 @@ def run_cell(cell, ctx):
     expected = expected_for(pins, rel, ver, pins_mode)
     launcher = None
     wanted = ctx["steps"]
-    if cell.launcher:
+    if cell.launcher or cell.companion:  # companions expect what the launcher cells do
         launch = ctx["launch"]
         expected = launcher_expected(launch["cells"][rel], cell.profile, pins_mode)
-        launcher = launcher_command(launch, cell.launcher, venv, work)
+        if cell.launcher:
+            launcher = launcher_command(launch, cell.launcher, venv, work)
         wanted = [s for s in launch["steps"] if not wanted or s in wanted]
     step_tags = []
     oracle_problems = []
@@ -482,6 +499,12 @@ def parse_args(argv):
                     help="the launcher cells of launchers.json (pytest.main() from a script, "
                          "_jb_pytest_runner.py, python -c): with the others, none, or only them")
     ap.add_argument("--launch", default=os.path.join(HERE, "launchers.json"))
+    ap.add_argument("--companions", default=os.environ.get("COMPANIONS") or "all",
+                    choices=["all", "none", "only"],
+                    help="the companion cells of companions.json (a second SQLite in the test "
+                         "processes, another sqlite3 module): with the others, none, or only "
+                         "them")
+    ap.add_argument("--companions-file", default=os.path.join(HERE, "companions.json"))
     ap.add_argument("--build", default=os.environ.get("BUILD") or "build",
                     help="build dir (relative to the repo unless absolute)")
     ap.add_argument("--venvs", default=os.path.join(REPO, ".venvs"))
@@ -535,11 +558,19 @@ def main(argv=None):
             ver_filter.append(pr[0])
         else:
             ver_filter.append(item)
-    cells = [] if a.launchers == "only" else [
+    only_extra = a.launchers == "only" or a.companions == "only"
+    cells = [] if only_extra else [
         Cell(r, v, pins["releases"][r]["profile"]) for r in releases
         for v in pins["releases"][r]["pythons"] if not ver_filter or v in ver_filter]
     launch = load_pins(a.launch)
-    if a.launchers != "none" and (not ver_filter or launch["python"] in ver_filter):
+    companions = load_pins(a.companions_file)
+    if a.companions != "none" and a.launchers != "only" and (
+            not ver_filter or companions["python"] in ver_filter):
+        cells += [Cell(r, companions["python"], prof, companion=name)
+                  for name, comp in companions["companions"].items()
+                  for r, prof in comp["releases"].items() if r in releases]
+    if (a.launchers != "none" and a.companions != "only"
+            and (not ver_filter or launch["python"] in ver_filter)):
         cells += [Cell(r, launch["python"], prof, name) for r in releases
                   if r in launch["cells"] for prof in launch["cells"][r]["profiles"]
                   for name in launch["launchers"]]
@@ -550,7 +581,7 @@ def main(argv=None):
     for c in cells:
         needed.add(c.ver)
         p = pins["releases"][c.release]["partner"].get(c.ver)
-        if p and not c.launcher:  # launcher cells do not change interpreters
+        if p and not c.launcher and not c.companion:  # those do not change interpreters
             needed.add(p)
     pythons = {v: envs.find_python(v, explicit) for v in sorted(needed)}
     for v, (exe, how) in sorted(pythons.items()):
@@ -566,16 +597,19 @@ def main(argv=None):
     venv_jobs = set()
     for c in cells:
         if pythons[c.ver][0]:
-            venv_jobs.add((c.release, c.ver, c.profile))
+            venv_jobs.add(c.venv_job)
             p = pins["releases"][c.release]["partner"].get(c.ver)
-            if partner and p and pythons.get(p, (None,))[0] and not c.launcher:
-                venv_jobs.add((c.release, p, c.profile))
+            if (partner and p and pythons.get(p, (None,))[0] and not c.launcher
+                    and not c.companion):
+                venv_jobs.add((c.release, p, c.profile, None))
     venvs = {}
 
     def mk(job):
-        rel, v, profile = job
+        rel, v, profile, companion = job
         spec = pins["releases"][rel]
         pk = pins["profiles"][profile] + spec["packages"]
+        if companion:
+            pk = pk + companions["companions"][companion]["packages"]
         prefix = "tm"
         if a.shim == "wheel":  # the wheel's path names its content (tests/wheel/run.py)
             pk, prefix = pk + [os.path.abspath(a.wheel)], "whl-"
@@ -586,7 +620,7 @@ def main(argv=None):
             return job, e
     t_v = time.time()
     with concurrent.futures.ThreadPoolExecutor(max(1, min(4, a.jobs * 2))) as ex:
-        for job, v in ex.map(mk, sorted(venv_jobs)):
+        for job, v in ex.map(mk, sorted(venv_jobs, key=lambda j: tuple(x or "" for x in j))):
             venvs[job] = v
             if isinstance(v, Exception):
                 say("e2e: venv for testmon %s on %s failed: %s" % (job[0], job[1], v))
@@ -598,7 +632,7 @@ def main(argv=None):
     os.makedirs(workroot, exist_ok=True)
     ctx = {"pins": pins, "pythons": pythons, "venvs": venvs, "workroot": workroot,
            "mode": a.shim, "shim_lib": shim_lib, "preload_first": preload_first,
-           "launch": launch,
+           "launch": launch, "companions": companions,
            "timeout": pins.get("timeout_seconds", 120),
            "keep_work": a.keep_work, "verbose": a.verbose,
            "steps": [s for s in a.steps.split(",") if s],

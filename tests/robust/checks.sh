@@ -93,7 +93,7 @@ step_asan() {
         # its launcher cells: the bats suite above already runs the launchers' path under ASan
         counted "asan: e2e testmon 2.1.3 py3.11" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
             "$MAKE" -s "${MK[@]}" BUILD=build-asan CFLAGS="$ASAN_CFLAGS" e2e TESTMON=2.1.3 \
-            PYTHON=3.11 LAUNCHERS=none SHIM_PRELOAD_FIRST="$LIBASAN"
+            PYTHON=3.11 LAUNCHERS=none COMPANIONS=none SHIM_PRELOAD_FIRST="$LIBASAN"
     fi
 }
 
@@ -106,7 +106,7 @@ step_static() {
     # 2.1.3 fails upstream
     counted "static: e2e testmon 2.1.3, SQLite inside libpython3.11.so" "$MAKE" -s "${MK[@]}" e2e \
         BUILD=build-static TESTMON=2.1.3 PYTHON="$PWD/.cache/static-python/shared/bin/python3.11" \
-        LAUNCHERS=none STEPS=rerun,edit_body,edit_test,dep_add_late,dep_add_early,dep_upgrade,dep_downgrade,dep_remove
+        LAUNCHERS=none COMPANIONS=none STEPS=rerun,edit_body,edit_test,dep_add_late,dep_add_early,dep_upgrade,dep_downgrade,dep_remove
 }
 
 step_ubsan() {

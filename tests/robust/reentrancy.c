@@ -1,12 +1,18 @@
-/* reentrancy.c (built as pytest_reentrancy: the shim takes it for a pytest controller).
- * libsqlite3 calls its own API through its PLT (sqlite3_exec -> sqlite3_prepare_v2 ->
- * sqlite3_step, and a nested sqlite3_exec re-reading the schema after CREATE TABLE), so under
- * the preload those inner calls reach the shim's wrappers while a policy is running.  They must
- * pass straight through: the policy is applied once per outermost call.  Witnesses, read from
+/* reentrancy.c (built as pytest_reentrancy: the shim takes it for a pytest controller, and
+ * tests/common/sqlite3mod.h makes it a sqlite3 module whose calls the shim manages).
+ * A managed call may run SQLite calls of its own while a policy is running: the policies' own
+ * REAL() calls, and, where SQLite calls its own API through the very slots or entry points the
+ * shim redirects (pysqlite3's module, with SQLite compiled in: sqlite3_exec -> sqlite3_prepare_v2
+ * -> sqlite3_step, and a nested sqlite3_exec re-reading the schema after CREATE TABLE; an
+ * interpreter's hooked entry points, static.h), those inner calls reach the wrappers.  They must
+ * pass straight through: the policy is applied once per outermost call.  Here SQLite is
+ * libsqlite3, whose inner calls stay inside it; the e2e companion cell `pysqlite3` and the
+ * static-3.11 cells run the same policies with the inner calls arriving.  Witnesses, read from
  * the shim's info log: the run is published "ready" exactly once, a worker journal planted
  * before an exec is applied exactly once (a nested application would also deadlock on the
  * controller's lock: the watchdog turns that into a failure), and its row lands once.
  *   pytest_reentrancy DIR LOGFILE      (TESTMON_SHIM_LOG=info:LOGFILE must be set) */
+#include "../common/sqlite3mod.h"
 #include "../common/testdb.h"
 #include <fcntl.h>
 #include <sqlite3.h>

@@ -1,4 +1,5 @@
-/* stress.c (built as pytest_stress, so the shim takes it for a pytest controller): threads step
+/* stress.c (built as pytest_stress, so the shim takes it for a pytest controller; a sqlite3
+ * module through tests/common/sqlite3mod.h, so its own calls are the managed ones): threads step
  * statements on the managed datafile connection and on unmanaged connections while the main
  * thread forks; every child uses SQLite on its own (a fresh connection, a fresh role) and exits
  * with its verdict.  Run with the shim preloaded, also under TSan.
@@ -17,6 +18,7 @@
  * the whole run; either reports what hung.
  *   pytest_stress DIR [LOG]     ($STRESS_ROUNDS statements per thread, default 200)
  * Exit status 0 and the line "N passed, N failed" when every thread and child did its work. */
+#include "../common/sqlite3mod.h"
 #include "../common/testdb.h"
 #include <pthread.h>
 #include <signal.h>

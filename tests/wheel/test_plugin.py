@@ -4,8 +4,8 @@ Run by tests/wheel/run.py with the pytest of a venv that has the wheel, pytest-x
 testmon release installed (WHEEL_VENV: that venv).  Every pytest below runs in a fresh project
 whose conftest.py records, in each process that imports it, the pid, the xdist worker id and
 the copies of libtestmon_shim.so mapped into it.  The controller imports conftest.py before
-pytest_cmdline_main, so a controller that starts itself again is seen twice with one pid.
-No LD_PRELOAD is set unless a test says so.
+pytest_cmdline_main, so a controller that started itself again would be seen twice with one pid:
+the plugin never does.  No LD_PRELOAD is set unless a test says so.
 """
 from __future__ import annotations
 
@@ -86,23 +86,41 @@ def last_run(project: Path) -> Dict[str, Any]:
 def test_xdist_run_of_testmon_gets_the_library_in_controller_and_workers(project: Path) -> None:
     r = run(project, ["-n", "2", "--testmon"])
     assert r.rc == 0, r.output
-    assert r.controllers[-1]["shim"], r  # the controller that ran the session
+    assert len(r.controllers) == 1 and r.controllers[0]["shim"], r  # loaded, never restarted
     assert len(r.workers) == 2 and all(w["shim"] for w in r.workers), r
     assert "LD_PRELOAD" not in r.output
     st = last_run(project)
     assert st["state"] == "finished" and len(st["workers"]) == 2, st
 
 
-def test_a_serial_run_loads_nothing_and_restarts_nothing(project: Path) -> None:
+def test_the_header_says_it_manages_the_run(project: Path) -> None:
+    r = run(project, ["-n", "2", "--testmon"], command=[str(PYTHON), "-m", "pytest", "-n", "2",
+                                                        "--testmon"])
+    assert r.rc == 0, r.output
+    lines = [l for l in r.output.splitlines() if l.startswith("testmon-shim ")]
+    assert lines == ["testmon-shim %s: managing .testmondata for 2 workers" % version()], r.output
+    off = run(project, [], env={"TESTMON_SHIM": "off"},
+              command=[str(PYTHON), "-m", "pytest", "-n", "2", "--testmon"])
+    assert off.rc == 0 and "testmon-shim %s: off (TESTMON_SHIM=off)" % version() in off.output
+    quiet = run(project, ["-n", "2", "--testmon"])  # -q: no header lines at all, as pytest does
+    assert quiet.rc == 0 and "testmon-shim" not in quiet.output, quiet.output
+    serial = run(project, [], command=[str(PYTHON), "-m", "pytest", "--testmon"])
+    assert serial.rc == 0 and "testmon-shim" not in serial.output, serial.output
+
+
+def test_a_serial_run_loads_nothing(project: Path) -> None:
     r = run(project, ["--testmon"])
     assert r.rc == 0, r.output
     assert len(r.controllers) == 1 and not r.controllers[0]["shim"], r
     assert not (project / ".testmon-shim").exists()
 
 
-def test_plugin_loaded_first_needs_no_restart(project: Path) -> None:
-    # -p testmon_shim imports the plugin before testmon's, so before sqlite3: the early load
-    r = run(project, ["-p", "testmon_shim", "-n", "2", "--testmon"])
+@pytest.mark.parametrize("first", ["testmon_shim", "testmon"])
+def test_whichever_plugin_pytest_imports_first_the_run_is_managed(project: Path,
+                                                                   first: str) -> None:
+    # -p testmon imports testmon's plugin, and with it sqlite3, before this one: the library
+    # then finds the sqlite3 module already loaded and reaches it in place
+    r = run(project, ["-p", first, "-n", "2", "--testmon"])
     assert r.rc == 0, r.output
     assert len(r.controllers) == 1 and r.controllers[0]["shim"], r
     assert len(r.workers) == 2 and all(w["shim"] for w in r.workers), r
@@ -116,11 +134,11 @@ def test_early_load_in_a_serial_run_is_switched_off(project: Path) -> None:
     assert not (project / ".testmon-shim").exists()  # the controller published no run
 
 
-def test_xdist_without_testmon_restarts_nothing(project: Path) -> None:
+def test_xdist_without_testmon_manages_nothing(project: Path) -> None:
     r = run(project, ["-n", "2"])
     assert r.rc == 0, r.output
-    assert len(r.controllers) == 1 and not r.controllers[0]["shim"], r
-    assert not any(w["shim"] for w in r.workers), r
+    assert len(r.controllers) == 1, r
+    assert not (project / ".testmon-shim").exists()
 
 
 @pytest.mark.parametrize("how", [["-p", "no:testmon_shim"], ["TESTMON_SHIM=off"]])
@@ -139,38 +157,70 @@ def test_a_library_preloaded_by_hand_is_used_as_is(project: Path) -> None:
     assert all(w["shim"] == [lib] for w in r.workers), r
 
 
-def test_pytest_main_from_a_script(project: Path) -> None:
+SIDE_EFFECT = ("import os, sqlite3\n"  # sqlite3 first: loaded before the plugin, as in IDEs
+               "sqlite3.connect(':memory:').execute('select 1')\n"
+               "with open('side-effect.log', 'a') as f:\n"
+               "    f.write('%d\\n' % os.getpid())\n")
+
+
+def test_pytest_main_from_a_script_runs_its_code_once(project: Path) -> None:
     (project / "run_tests.py").write_text(
-        "import sys, pytest\nsys.exit(pytest.main(['-q', '-n', '2', '--testmon']))\n")
+        SIDE_EFFECT + "import sys, pytest\nsys.exit(pytest.main(['-q', '-n', '2', '--testmon']))\n")
     r = run(project, [], command=[str(PYTHON), "run_tests.py"])
     assert r.rc == 0, r.output
-    assert r.controllers[-1]["shim"] and all(w["shim"] for w in r.workers), r
+    assert len((project / "side-effect.log").read_text().splitlines()) == 1, r.output
+    assert len(r.controllers) == 1 and r.controllers[0]["shim"], r
+    assert all(w["shim"] for w in r.workers), r
     assert len(last_run(project)["workers"]) == 2  # the library took it for a controller
 
 
-def test_a_script_from_stdin_cannot_restart_and_says_so(project: Path) -> None:
-    script = ("import sys, pytest\n"
-              "sys.exit(pytest.main(['-q', '-n', '2', '--testmon']))\n")
+def test_a_script_from_stdin_is_managed(project: Path) -> None:
+    script = SIDE_EFFECT + ("import sys, pytest\n"
+                            "sys.exit(pytest.main(['-q', '-n', '2', '--testmon']))\n")
     r = run(project, [], stdin=script, command=[str(PYTHON), "-"])
     assert r.rc == 0, r.output
-    lines = [l for l in r.output.splitlines() if l.startswith("testmon-shim:")]
-    assert len(lines) == 1 and "cannot be started again" in lines[0], r.output
-    assert not any(p["shim"] for p in r.controllers + r.workers), r
+    assert len((project / "side-effect.log").read_text().splitlines()) == 1, r.output
+    assert not [l for l in r.output.splitlines() if l.startswith("testmon-shim")], r.output
+    assert len(last_run(project)["workers"]) == 2
 
 
-def test_a_second_pytest_main_in_one_process_says_so(project: Path) -> None:
+def test_a_second_pytest_main_in_one_process_is_managed(project: Path) -> None:
     # a serial session first (nothing loaded, sqlite3 imported by testmon), then an xdist one:
-    # the process cannot be started again without running the first session twice
+    # the library arrives in the running process and reaches the sqlite3 module in place
     (project / "run_tests.py").write_text(
-        "import sys, pytest\n"
+        SIDE_EFFECT + "import sys, pytest\n"
         "first = pytest.main(['-q', '--testmon'])\n"
         "sys.exit(first or pytest.main(['-q', '-n', '2', '--testmon']))\n")
     r = run(project, [], command=[str(PYTHON), "run_tests.py"])
     assert r.rc == 0, r.output
-    lines = [l for l in r.output.splitlines() if l.startswith("testmon-shim:")]
-    assert len(lines) == 1 and "already ran one (pytest.main() called again)" in lines[0], r.output
+    assert len((project / "side-effect.log").read_text().splitlines()) == 1, r.output
     assert len({c["pid"] for c in r.controllers}) == 1, r  # never started again
-    assert not any(p["shim"] for p in r.controllers + r.workers), r
+    assert all(w["shim"] for w in r.workers) and len(r.workers) == 2, r
+    assert len(last_run(project)["workers"]) == 2
+
+
+ASAN_PROGRAM = "int main(void) { char b[4] = {0}; return b[0]; }\n"
+
+
+def test_a_test_may_run_an_addresssanitizer_program(project: Path) -> None:
+    # the library is in no child's LD_PRELOAD: ASan insists on coming first in it
+    exe = project / "asan_prog"
+    cc = subprocess.run(["cc", "-fsanitize=address", "-o", str(exe), "-x", "c", "-"],
+                        input=ASAN_PROGRAM, universal_newlines=True, timeout=120)
+    assert cc.returncode == 0, "cannot build an ASan program here"
+    (project / "test_asan.py").write_text(
+        "import subprocess\n"
+        "def test_asan_program():\n"
+        "    p = subprocess.run([%r], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)\n"
+        "    assert p.returncode == 0, p.stdout\n" % str(exe))
+    r = run(project, ["-n", "2", "--testmon"])
+    assert r.rc == 0, r.output
+    assert "5 passed" in r.output, r.output
+    assert len(last_run(project)["workers"]) == 2
+
+
+def version() -> str:
+    return (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
 
 
 def test_the_command_from_the_wheel(project: Path) -> None:
