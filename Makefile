@@ -1,6 +1,6 @@
 # testmon-shim.  `make` only builds build/libtestmon_shim.so and build/testmon-shim (it needs a C
 # compiler, the SQLite headers and cJSON: `make deps` installs them on Debian); `make test` runs
-# what CI runs, `make demo` the demo: both install what they need first.
+# what CI runs, `make check` its fast tier, `make demo` the demo: each installs what it needs first.
 # Honoured: CC, CPPFLAGS, CFLAGS, LDFLAGS, BUILD.  WERROR=-Werror turns warnings into errors
 # (make test and CI set it; a user's build does not).
 CC      ?= cc
@@ -29,10 +29,14 @@ $(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS
 .PHONY: all deps test check demo e2e compat-table clean
 all: $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
 
-# Debian packages the build and the tests need (scripts/install-deps.sh: apt-get, sudo when not
-# root).  Only `make deps`, `make demo` and `make test` run it.
+# The Debian packages that the goals asked for need and the machine lacks (scripts/install-deps.sh
+# lists them per target; apt-get, sudo when not root; nothing when none is missing).  Run by
+# `make deps` (the build's: compiler, make, pkg-config, SQLite and cJSON headers), `make test`,
+# `make check`, `make demo` and `make wheel` (through wheel-sources, tools/wheel.mk), each for its
+# own target: `make wheel` installs no test tool.
+DEPS_FOR = $(sort $(patsubst wheel-%,wheel,$(filter test check demo wheel wheel-%,$(MAKECMDGOALS))))
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh $(or $(DEPS_FOR),build)
 
 $(BUILD)/shim/%.o: shim/%.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(@D)
