@@ -26,15 +26,16 @@ FLAGS_NOW  := $(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(VERSION)
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
 	printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
 
-.PHONY: all deps test check demo e2e compat-table clean
+.PHONY: all deps test check demo first-run e2e compat-table clean
 all: $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
 
 # The Debian packages that the goals asked for need and the machine lacks (scripts/install-deps.sh
 # lists them per target; apt-get, sudo when not root; nothing when none is missing).  Run by
 # `make deps` (the build's: compiler, make, pkg-config, SQLite and cJSON headers), `make test`,
-# `make check`, `make demo` and `make wheel` (through wheel-sources, tools/wheel.mk), each for its
-# own target: `make wheel` installs no test tool.
-DEPS_FOR = $(sort $(patsubst wheel-%,wheel,$(filter test check demo wheel wheel-%,$(MAKECMDGOALS))))
+# `make check`, `make demo`, `make first-run` and `make wheel` (through wheel-sources,
+# tools/wheel.mk), each for its own target: `make wheel` installs no test tool.
+DEPS_FOR = $(sort $(patsubst first-run,check demo,$(patsubst wheel-%,wheel,\
+	$(filter test check demo first-run wheel wheel-%,$(MAKECMDGOALS)))))
 deps:
 	scripts/install-deps.sh $(or $(DEPS_FOR),build)
 
@@ -67,7 +68,12 @@ check: deps
 demo: deps
 	@BUILD='$(BUILD)' examples/demo.sh
 
-# README's compatibility table, from the last `make e2e` (build/e2e-results.json).
+# A new user's first minutes, as tests (tests/first-run; a suite of make test): README's quick
+# start run as written in a fresh venv, then make demo, its counts, and a clean git status.
+first-run: deps
+	bats tests/first-run
+
+# docs/compatibility.md's tables, from the last `make e2e` and `make e2e-real` (build/e2e-*results.json).
 compat-table:
 	scripts/compat-table.py
 
