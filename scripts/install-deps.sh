@@ -50,8 +50,9 @@ mapfile -t wanted < <(printf '%s\n' "${wanted[@]}" | sort -u)
 
 missing=()
 for p in "${wanted[@]}"; do
-    # python3-venv is Debian's; an interpreter from pyenv or elsewhere brings venv itself
-    if [ "$p" = python3-venv ] && python3 -m venv --help >/dev/null 2>&1; then
+    # python3-venv is Debian's; an interpreter from pyenv or elsewhere brings venv itself.  Its
+    # ensurepip is what Debian's python3 lacks without it (the venv module is there either way).
+    if [ "$p" = python3-venv ] && python3 -m ensurepip --version >/dev/null 2>&1; then
         continue
     fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
