@@ -1,6 +1,6 @@
 # testmon-shim.  `make` only builds build/libtestmon_shim.so and build/testmon-shim (it needs a C
 # compiler, the SQLite headers and cJSON: `make deps` installs them on Debian); `make test` runs
-# what CI runs, `make demo` the demo: both install what they need first.
+# what CI runs, `make check` its fast tier, `make demo` the demo: each installs what it needs first.
 # Honoured: CC, CPPFLAGS, CFLAGS, LDFLAGS, BUILD.  WERROR=-Werror turns warnings into errors
 # (make test and CI set it; a user's build does not).
 CC      ?= cc
@@ -26,13 +26,18 @@ FLAGS_NOW  := $(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(VERSION)
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
 	printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
 
-.PHONY: all deps test check demo e2e compat-table clean
+.PHONY: all deps test check demo first-run e2e compat-table clean
 all: $(BUILD)/libtestmon_shim.so $(BUILD)/testmon-shim
 
-# Debian packages the build and the tests need (scripts/install-deps.sh: apt-get, sudo when not
-# root).  Only `make deps`, `make demo` and `make test` run it.
+# The Debian packages that the goals asked for need and the machine lacks (scripts/install-deps.sh
+# lists them per target; apt-get, sudo when not root; nothing when none is missing).  Run by
+# `make deps` (the build's: compiler, make, pkg-config, SQLite and cJSON headers), `make test`,
+# `make check`, `make demo`, `make first-run` and `make wheel` (through wheel-sources,
+# tools/wheel.mk), each for its own target: `make wheel` installs no test tool.
+DEPS_FOR = $(sort $(patsubst first-run,check demo,$(patsubst wheel-%,wheel,\
+	$(filter test check demo first-run wheel wheel-%,$(MAKECMDGOALS)))))
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh $(or $(DEPS_FOR),build)
 
 $(BUILD)/shim/%.o: shim/%.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -57,12 +62,18 @@ test: deps
 check: deps
 	WERROR=-Werror SUITES=unit,bats,e2e-quick BATS_JOBS=4 tests/run.sh
 
-# A sample project that breaks under pytest -n 2 --testmon with testmon 2.1.3, and passes with the shim.
+# A sample project that breaks under pytest -n 2 --testmon with testmon 2.1.3 and, with the wheel
+# installed, runs the same tests as serial pytest --testmon (examples/demo.sh; builds the wheel
+# when the sources changed since its last one).
 demo: deps
-	$(MAKE) -s all
-	examples/demo.sh
+	@BUILD='$(BUILD)' examples/demo.sh
 
-# README's compatibility table, from the last `make e2e` (build/e2e-results.json).
+# A new user's first minutes, as tests (tests/first-run; a suite of make test): README's quick
+# start run as written in a fresh venv, then make demo, its counts, and a clean git status.
+first-run: deps
+	bats tests/first-run
+
+# docs/compatibility.md's tables, from the last `make e2e` and `make e2e-real` (build/e2e-*results.json).
 compat-table:
 	scripts/compat-table.py
 

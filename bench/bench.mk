@@ -2,7 +2,7 @@
 #   make bench                        the full run (about 20 min): one table, build/bench.json, build/bench.png
 #   make bench BENCH_ARGS=--quick     small suite, few rounds (development)
 #   make bench BENCH_LIB=/abs/libtestmon_shim.so   benchmark another copy of the library
-#   make bench-readme                 copy the last table and chart into README.md / bench/bench.png
+#   make bench-readme                 copy the last table and chart into docs/performance.md / bench/bench.png
 BENCH_PYTHON ?= python3
 BENCH_LIB    ?= $(BUILD)/libtestmon_shim.so
 BENCH_ARGS   ?=

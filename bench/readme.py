@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Put the last `make bench` table into README.md (between the bench-table markers of its
-`## Performance` section, which is created before `## How it works` if missing) and copy the
-chart to bench/bench.png.   bench/readme.py BUILD/bench.md BUILD/bench.png"""
+"""Put the last `make bench` table into docs/performance.md (between its bench-table markers,
+which are appended if missing) and copy the chart to bench/bench.png.
+  bench/readme.py BUILD/bench.md BUILD/bench.png"""
 import json
 import os
 import shutil
@@ -21,15 +21,14 @@ def main():
                                    meta["tests"], meta["modules"],
                                    os.path.basename(meta["python"]).replace("python", ""),
                                    meta["seconds"]))
-    block = "%s\n%s\n\n%s\n\n![make bench](bench/bench.png)\n%s" % (BEGIN, head, table, END)
-    path = os.path.join(REPO, "README.md")
+    block = "%s\n%s\n\n%s\n\n![make bench](../bench/bench.png)\n%s" % (BEGIN, head, table, END)
+    path = os.path.join(REPO, "docs", "performance.md")
     text = open(path).read()
     if BEGIN in text:
         pre, rest = text.split(BEGIN, 1)
         text = pre + block + rest.split(END, 1)[1]
     else:
-        section = "## Performance\n\n%s\n\n" % block
-        text = text.replace("## How it works\n", section + "## How it works\n", 1)
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
     with open(path, "w") as f:
         f.write(text)
     shutil.copyfile(png, os.path.join(HERE, "bench.png"))

@@ -1,65 +1,175 @@
 #!/usr/bin/env bash
-# The demo: a sample project under `pytest -n 2 --testmon` with pytest-testmon 2.1.3 (the last
-# release for Python < 3.10 users), before and after a dependency changes.  Without the shim the
-# xdist workers die with "attempt to write a readonly database"; with it the run passes and
-# selects what a serial run selects.  (The new package must sort after the existing ones: testmon
-# 2.1.3 reads the first environment row in index order, and only a newer row sorting later
-# makes the workers try to insert one.)  Everything happens in build/demo and .venvs/demo-*.
+# `make demo`: the sample project (examples/sample) under pytest-testmon 2.1.3 (the last release
+# for Python < 3.10), installed the way README says: the wheel in a venv next to pytest-testmon and
+# pytest-xdist, then plain `pytest -n 2 --testmon`, no LD_PRELOAD.
+#
+# The sample's tests are recorded once by a serial `pytest --testmon`; that copy, .testmondata
+# included, is copied three times, a dependency is installed into the venv (as `pip install` or
+# a lock-file update does), and each copy runs once from that same state:
+#   serial    pytest --testmon                             the oracle
+#   upstream  pytest -n 2 --testmon -p no:testmon_shim     the shim switched off: fails
+#   shim      pytest -n 2 --testmon                        must run the same tests as serial,
+#                                                          with the same outcomes and exit status
+# Then calc.mean is edited in the serial and shim copies: testmon selects only the tests that use
+# it, and again the shim's run must be the serial one's.  Each run's tests come from its JUnit
+# report (examples/demo_compare.py); the demo exits 1 unless both comparisons hold, upstream
+# failed, and the shim managed the run.  (The new package must sort after the existing ones:
+# testmon 2.1.3 reads the first environment row in index order, and only a newer row sorting
+# later makes the workers try to insert one.)
+#
+# Each copy has its own pytest.ini, so it is its own rootdir with its own .testmondata.  Written:
+# build/demo/ (the copies and each run's log), dist/ (make wheel, when the sources changed since
+# the wheel the demo last used: .cache/demo/), .venvs/demo-*; nothing the repository tracks.
+# Environment: PYTHON (python3), TESTMON (2.1.3), BUILD (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SHIM="$ROOT/${BUILD:-build}/libtestmon_shim.so"
 PY=${PYTHON:-python3}
 TESTMON=${TESTMON:-2.1.3}
-VENV="$ROOT/.venvs/demo-$TESTMON"
-WORK="$ROOT/${BUILD:-build}/demo"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+BUILD=${BUILD:-build}
+WORK="$ROOT/$BUILD/demo"
+CACHE="$ROOT/.cache/demo"
+ARCH=$(uname -m)
+VERSION=$(cat VERSION)
+PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV="$ROOT/.venvs/demo-$TESTMON-py$PYVER"
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
+say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+arm() { printf '\n%s-- %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+compare() { "$PY" "$ROOT/examples/demo_compare.py" "$@"; }
+# what `make wheel` builds from (MANIFEST.in's files), as one hash
+sources_hash() {
+    find shim tools python -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' -print0 |
+        sort -z | xargs -0 sha256sum
+    sha256sum Makefile VERSION pyproject.toml setup.py MANIFEST.in scripts/install-deps.sh \
+        tests/unit/unit.mk tests/e2e/e2e.mk tests/check.mk bench/bench.mk
+} 2>/dev/null
+# the host's wheel of this version in dist/, if there is exactly one
+host_wheel() { ls dist/testmon_shim-"$VERSION"-*-manylinux*_"$ARCH".whl 2>/dev/null | head -n 2; }
 
-[ -f "$SHIM" ] || { echo "demo: $SHIM is missing: run make first" >&2; exit 2; }
-if [ ! -x "$VENV/bin/pytest" ]; then
-    say "creating $VENV (pytest-testmon==$TESTMON, pytest-xdist)"
+# Nothing from the caller's environment reaches the runs: not a preload, not pytest options.
+unset LD_PRELOAD PYTEST_ADDOPTS PYTHONPATH TESTMON_DATAFILE TESTMON_SHIM TESTMON_SHIM_DIR \
+    TESTMON_SHIM_LOG TESTMON_SHIM_TIMEOUT PYTEST_XDIST_WORKER
+export PYTHONDONTWRITEBYTECODE=1
+mkdir -p "$CACHE"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+# 1. The wheel: reused when dist/ has the one built from these sources, else `make wheel`.
+hash=$(sources_hash | sha256sum | cut -c1-16)
+wheel=$(host_wheel)
+if [ -z "$wheel" ] || [ "$(wc -l <<<"$wheel")" -ne 1 ] ||
+   [ "$(cat "$CACHE/wheel-$ARCH" 2>/dev/null)" != "$hash $wheel" ]; then
+    say "make wheel WHEEL_ARCHS=$ARCH (the sources changed since the demo's last wheel; log: $BUILD/demo/wheel.log)"
+    make -s -C "$ROOT" wheel WHEEL_ARCHS="$ARCH" >"$WORK/wheel.log" 2>&1 ||
+        { tail -n 20 "$WORK/wheel.log" >&2; die "make wheel failed (see $WORK/wheel.log)"; }
+    wheel=$(host_wheel)
+    [ -n "$wheel" ] && [ "$(wc -l <<<"$wheel")" -eq 1 ] || die "make wheel made no single $ARCH wheel in dist/"
+    printf '%s %s\n' "$hash" "$wheel" >"$CACHE/wheel-$ARCH"
+fi
+
+# 2. The venv: pytest-testmon, pytest-xdist and pytest once; the wheel whenever it changed.
+if [ ! -f "$VENV/.demo-ok" ]; then
+    say "creating ${VENV#"$ROOT"/} (pytest-testmon==$TESTMON, pytest-xdist, pytest)"
+    rm -rf "$VENV"
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check "pytest-testmon==$TESTMON" \
         "pytest-xdist==3.6.1" "pytest>=7,<9"
+    touch "$VENV/.demo-ok"
+fi
+if [ "$(cat "$VENV/.demo-wheel" 2>/dev/null)" != "$hash $wheel" ]; then
+    say "pip install $wheel"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    printf '%s %s\n' "$hash" "$wheel" >"$VENV/.demo-wheel"
 fi
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 FAKE_DEP="$SITE/zz_demo_dependency-1.0.dist-info"
 trap 'rm -rf "$FAKE_DEP"' EXIT
-rm -rf "$WORK" "$FAKE_DEP"
-mkdir -p "$WORK"
-cp -r examples/sample "$WORK/without-shim"
-cp -r examples/sample "$WORK/with-shim"
-export PYTHONDONTWRITEBYTECODE=1
-unset PYTEST_ADDOPTS
+rm -rf "$FAKE_DEP"
+versions=$("$VENV/bin/python" -c 'import sys
+from importlib.metadata import version as v
+print("pytest-testmon %s, pytest-xdist %s, pytest %s, testmon-shim %s, Python %s" % (v("pytest-testmon"),
+      v("pytest-xdist"), v("pytest"), v("testmon-shim"), sys.version.split()[0]))')
+say "the sample project (examples/sample) in ${VENV#"$ROOT"/}: $versions"
+echo "copies in $BUILD/demo/, each its own rootdir (pytest.ini) with its own .testmondata; each run's"
+echo "output is in $BUILD/demo/<copy>-<step>.log, its tests in a JUnit report beside it"
 
-pytest_n2() { (cd "$1" && shift && "$VENV/bin/pytest" -n 2 --testmon -p no:randomly "$@"); }
+# one pytest run of a copy, from inside it: pytest_in <copy> <step> <pytest args...>; sets rc
+pytest_in() {
+    local copy=$1 step=$2
+    shift 2
+    set +e
+    (cd "$WORK/$copy" && PATH="$VENV/bin:$PATH" pytest "$@" -rA -o junit_family=xunit1 \
+        --junitxml="$WORK/$copy-$step.xml") >"$WORK/$copy-$step.log" 2>&1
+    rc=$?
+    set -e
+}
+# the line that says why upstream failed: the database error, else xdist's, else the first exception
+why() {
+    grep -m 1 -E 'readonly database|database is locked|Different tests were collected' "$1" ||
+        grep -m 1 -E '^INTERNALERROR> [A-Za-z0-9_.]*(Error|Exception)' "$1" ||
+        echo "(no error line; see ${1#"$ROOT"/})"
+}
 
-say "first run: both copies record their tests"
-pytest_n2 "$WORK/without-shim" -q
-pytest_n2 "$WORK/with-shim" -q
+say "1. pytest --testmon records the sample's tests"
+cp -r examples/sample "$WORK/base"
+pytest_in base record --testmon
+compare show "$WORK/base-record.xml" "$rc"
+[ "$rc" -eq 0 ] || die "the first serial run failed (see $WORK/base-record.log)"
+for copy in serial upstream shim; do cp -r "$WORK/base" "$WORK/$copy"; done
 
-say "a dependency is installed (as after 'pip install' or a lock-file update)"
+say "2. a dependency is installed (zz-demo-dependency 1.0, as after pip install); each copy runs once"
 mkdir -p "$FAKE_DEP"
 printf 'Metadata-Version: 2.1\nName: zz-demo-dependency\nVersion: 1.0\n' >"$FAKE_DEP/METADATA"
-
-say "pytest -n 2 --testmon, without the shim"
-set +e
-pytest_n2 "$WORK/without-shim" -q >"$WORK/without-shim.log" 2>&1
-plain=$?
-set -e
-grep -m 3 -E 'readonly|INTERNALERROR> [a-zA-Z.]*Error' "$WORK/without-shim.log" || true
-echo "exit status $plain"
-
-say "LD_PRELOAD=$SHIM pytest -n 2 --testmon"
-set +e
-LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" pytest_n2 "$WORK/with-shim" -v 2>&1 | grep -E 'PASSED|FAILED|passed|failed|error|testmon:'
-shimmed=${PIPESTATUS[0]}
-set -e
-echo "exit status $shimmed"
-
-if [ "$plain" -ne 0 ] && [ "$shimmed" -eq 0 ]; then
-    say "the shim fixed it: same tests, no read-only error (without it: exit $plain)"
-    exit 0
+arm "serial: pytest --testmon"
+pytest_in serial dep --testmon
+serial_rc=$rc
+compare show "$WORK/serial-dep.xml" "$rc"
+arm "upstream: pytest -n 2 --testmon -p no:testmon_shim   (the shim switched off)"
+pytest_in upstream dep -n 2 --testmon -p no:testmon_shim
+upstream_rc=$rc
+compare show "$WORK/upstream-dep.xml" "$rc"
+upstream_why=$(why "$WORK/upstream-dep.log")
+echo "  $upstream_why"
+arm "shim: pytest -n 2 --testmon"
+pytest_in shim dep -n 2 --testmon
+shim_rc=$rc
+compare show "$WORK/shim-dep.xml" "$rc"
+ok=1
+compare same "$WORK/serial-dep.xml" "$serial_rc" "$WORK/shim-dep.xml" "$shim_rc" || ok=0
+# the shim managed that run: its coordination file says so (testmon-shim status)
+managed=$("$VENV/bin/testmon-shim" status --json "$WORK/shim" 2>/dev/null | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["runs"][0]
+print("%s, %d workers" % (r["state"], len(r.get("workers") or [])))' 2>/dev/null) || managed=
+if [[ "$managed" == "finished, "[1-9]* ]]; then
+    echo "the shim managed the run (testmon-shim status: $managed)"
+else
+    echo "the shim did not manage the run (testmon-shim status: ${managed:-no run})"
+    ok=0
 fi
-say "unexpected: without shim exit $plain, with shim exit $shimmed (see $WORK/*.log)"
-exit 1
+
+say "3. calc.mean is edited: testmon selects only the tests that use it"
+for copy in serial shim; do
+    sed -i 's|return sum(values) / len(values)|return sum(values) / float(len(values))|' \
+        "$WORK/$copy/calc.py"
+done
+arm "serial: pytest --testmon"
+pytest_in serial edit --testmon
+serial_rc=$rc
+compare show "$WORK/serial-edit.xml" "$rc"
+arm "shim: pytest -n 2 --testmon"
+pytest_in shim edit -n 2 --testmon
+compare show "$WORK/shim-edit.xml" "$rc"
+compare same "$WORK/serial-edit.xml" "$serial_rc" "$WORK/shim-edit.xml" "$rc" || ok=0
+
+if [ "$upstream_rc" -eq 0 ]; then
+    say "unexpected: without the shim, pytest -n 2 --testmon passed (testmon $TESTMON; see $BUILD/demo/upstream-dep.log)"
+    exit 1
+fi
+if [ "$ok" -ne 1 ]; then
+    say "FAILED: with the shim, pytest -n 2 --testmon did not run what serial pytest --testmon ran (see $BUILD/demo/)"
+    exit 1
+fi
+say "the shim fixed it: without it pytest -n 2 --testmon stopped (exit $upstream_rc); with it, the same tests as serial pytest --testmon, at both steps"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Write the compatibility tables of README.md from build/e2e-results.json and
+"""Write the compatibility tables of docs/compatibility.md from build/e2e-results.json and
 build/e2e-real-results.json.
 
-  scripts/compat-table.py [RESULTS] [README] [REAL_RESULTS]
+  scripts/compat-table.py [RESULTS] [DOC] [REAL_RESULTS]
 
 One row per testmon release: the interpreters whose cells passed with the shim, the steps that
 agreed with the serial run, and what the same release does without the shim (from the pins
@@ -19,7 +19,7 @@ import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 results_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "build", "e2e-results.json")
-readme_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "README.md")
+readme_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "docs", "compatibility.md")
 real_path = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "build",
                                                                 "e2e-real-results.json")
 real_off_path = os.path.join(os.path.dirname(real_path), "e2e-real-results-off.json")
@@ -104,7 +104,7 @@ def real_figure(cells, steps_aside):
 
 
 def old_rows(text):
-    """{release: [cells after the release]} of the releases' table in README.md (4 or 6 wide)."""
+    """{release: [cells after the release]} of the releases' table in the document (4 or 6 wide)."""
     m = re.search(r"<!-- compat-table:begin -->\n(.*?)\n<!-- compat-table:end -->", text, re.S)
     out = {}
     for line in (m.group(1) if m else "").splitlines():

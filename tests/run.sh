@@ -2,15 +2,16 @@
 # The whole test suite, as `make test` and CI run it: C unit tests, bats process-level tests, the
 # end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, the replay of
 # real projects' releases (e2e-real), the robustness checks of `make check-slow` (sanitizers,
-# valgrind, coverage, fuzz corpus replay), and the Python package: `make wheel`, then the
-# installed-wheel tests (tests/wheel/run.py).
+# valgrind, coverage, fuzz corpus replay), the Python package: `make wheel`, then the
+# installed-wheel tests (tests/wheel/run.py), and a new user's first minutes (tests/first-run:
+# README's quick start in a fresh venv, make demo).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel limits the run (default: all);
+# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run limits the run (default: all);
 # e2e-quick (one cell, a few steps) only runs when named: make check is SUITES=unit,bats,e2e-quick.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel}
+SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
@@ -39,14 +40,15 @@ suite() { # name command...
 
 # bats prints TAP: turn it into the same closing line.  BATS_JOBS=N runs N tests at once (make
 # check: needs GNU parallel; the whole suite in CI runs them one by one, as timed tests expect).
-bats_suite() {
-    local rc jobs=()
+bats_suite() { # [DIR]: tests/bats by default
+    local rc dir=${1:-tests/bats} jobs=()
+    local tap="$log_dir/$(basename "$dir").tap"
     if [ "${BATS_JOBS:-1}" -gt 1 ] && command -v parallel >/dev/null; then
         jobs=(--jobs "$BATS_JOBS" --no-parallelize-within-files)
     fi
-    bats --tap "${jobs[@]}" tests/bats 2>&1 | tee "$log_dir/bats.tap"
+    bats --tap "${jobs[@]}" "$dir" 2>&1 | tee "$tap"
     rc=${PIPESTATUS[0]}
-    tests/tap-count.sh <"$log_dir/bats.tap"
+    tests/tap-count.sh <"$tap"
     return "$rc"
 }
 
@@ -70,6 +72,9 @@ suite slow env -u BATS_FILTER -u E2E_CELL -u COVERAGE_MIN -u SHIM -u STEPS -u JO
     -u SHIM_PRELOAD_FIRST CHECK_LOGS="$log_dir/slow" "$MAKE" -s check-slow
 # the wheels (dist/), then fresh venvs with the wheel and no LD_PRELOAD (tests/wheel/run.py)
 suite wheel env -u LD_PRELOAD -u SHIM -u STEPS -u JOBS "$MAKE" -s wheel-test
+# README's quick start as written, in a fresh venv, then make demo (one at a time: both build the wheel)
+first_run_suite() { BATS_JOBS=1 bats_suite tests/first-run; }
+suite first-run first_run_suite
 # last, next to the count: which suites failed, for a log read from its end
 grep -h '^== [a-z0-9-]*: [0-9]* passed, [1-9][0-9]* failed' "$log_dir"/*.summary 2>/dev/null
 echo "$total_pass passed, $total_fail failed"

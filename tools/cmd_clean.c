@@ -11,6 +11,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What clean removes, in order: the stale files (of runs whose controller is gone, temporary
+ * files of dead writers), then, when nothing else is left, the directory's markers and the
+ * directory itself.  Both `clean` and `clean --dry-run` walk this one list. */
+struct clean_item {
+    const struct tool_file *file;
+    int symlink;
+};
+struct clean_plan {
+    struct clean_item *remove; /* plan.n entries, markers last */
+    size_t n, kept, live_runs;
+    int remove_dir;
+};
+
+static int plan_clean(int dfd, const struct tool_file *files, size_t n, struct clean_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->remove = calloc(n ? n : 1, sizeof *plan->remove);
+    if (!plan->remove)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct tool_file *f = &files[i];
+        int stale;
+        if (f->kind == TF_MARKER)
+            continue; /* the directory's own: below, once nothing else is left */
+        if (f->kind == TF_TEMP)
+            stale = !tool_pid_exists(f->pid);
+        else if (f->kind == TF_OTHER)
+            stale = 0;
+        else {
+            stale = !tool_run_alive(f->pid, f->start);
+            if (!stale && f->kind == TF_RUN)
+                plan->live_runs++;
+        }
+        struct stat fst;
+        if (!stale || fstatat(dfd, f->name, &fst, AT_SYMLINK_NOFOLLOW) != 0 ||
+            S_ISDIR(fst.st_mode)) {
+            plan->kept++;
+            continue;
+        }
+        plan->remove[plan->n].file = f;
+        plan->remove[plan->n++].symlink = S_ISLNK(fst.st_mode);
+    }
+    if (plan->kept)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (files[i].kind == TF_MARKER)
+            plan->remove[plan->n++].file = &files[i];
+    plan->remove_dir = 1;
+    return 0;
+}
+
 int cmd_clean(int argc, char **argv)
 {
     int dry = 0;
@@ -56,66 +107,42 @@ int cmd_clean(int argc, char **argv)
         close(dfd);
         return TOOL_FAIL;
     }
+    struct clean_plan plan;
+    if (plan_clean(dfd, files, n, &plan) != 0) {
+        tool_error("clean: out of memory");
+        free(files);
+        close(dfd);
+        return TOOL_FAIL;
+    }
     int rc = TOOL_OK;
-    size_t removed = 0, kept = 0, live_runs = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct tool_file *f = &files[i];
-        int stale;
-        if (f->kind == TF_MARKER)
-            continue; /* the directory's own: removed with it, below */
-        if (f->kind == TF_TEMP)
-            stale = !tool_pid_exists(f->pid);
-        else if (f->kind == TF_OTHER)
-            stale = 0;
-        else {
-            stale = !tool_run_alive(f->pid, f->start);
-            if (!stale && f->kind == TF_RUN)
-                live_runs++;
-        }
-        if (!stale) {
-            kept++;
-            continue;
-        }
-        struct stat fst;
-        if (fstatat(dfd, f->name, &fst, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(fst.st_mode)) {
-            kept++;
-            continue;
-        }
-        const char *what = S_ISLNK(fst.st_mode) ? " (a symlink, not followed)" : "";
-        if (dry) {
+    /* --dry-run says what this loop would do, entry by entry: one plan, so the two agree. */
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct tool_file *f = plan.remove[i].file;
+        const char *what = plan.remove[i].symlink ? " (a symlink, not followed)" : "";
+        if (f->kind == TF_MARKER && rc != TOOL_OK)
+            break; /* something of a run is left: the markers stay, and the directory */
+        if (dry)
             printf("would remove %s/%s%s\n", dir, f->name, what);
-            removed++;
-        } else if (unlinkat(dfd, f->name, 0) == 0) {
+        else if (unlinkat(dfd, f->name, 0) == 0)
             printf("removed %s/%s%s\n", dir, f->name, what);
-            removed++;
-        } else if (errno != ENOENT) {
+        else if (errno != ENOENT) {
             tool_error("clean: cannot remove %s/%s: %s", dir, f->name, strerror(errno));
             rc = TOOL_FAIL;
-            kept++;
+            plan.kept++;
         }
     }
-    /* Nothing of any run left: the markers go too, then the directory. */
-    for (size_t i = 0; i < n && !dry && kept == 0 && rc == TOOL_OK; i++) {
-        if (files[i].kind != TF_MARKER)
-            continue;
-        if (unlinkat(dfd, files[i].name, 0) == 0)
-            printf("removed %s/%s\n", dir, files[i].name);
-        else if (errno != ENOENT) {
-            tool_error("clean: cannot remove %s/%s: %s", dir, files[i].name, strerror(errno));
-            rc = TOOL_FAIL;
-        }
-    }
-    free(files);
-    close(dfd);
-    if (kept)
-        printf("kept %zu file(s) in %s (%zu live run(s))\n", kept, dir, live_runs);
-    if (!dry && kept == 0 && rc == TOOL_OK) {
-        if (rmdir(dir) == 0)
+    if (plan.kept)
+        printf("kept %zu file(s) in %s (%zu live run(s))\n", plan.kept, dir, plan.live_runs);
+    if (plan.remove_dir && rc == TOOL_OK) {
+        if (dry)
+            printf("would remove %s\n", dir);
+        else if (rmdir(dir) == 0)
             printf("removed %s\n", dir);
         else if (errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
             tool_error("clean: cannot remove %s: %s", dir, strerror(errno));
-    } else if (dry && kept == 0)
-        printf("would remove %s\n", dir);
-    (void)removed;
+    }
+    free(plan.remove);
+    free(files);
+    close(dfd);
     return rc;
 }

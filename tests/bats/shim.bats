@@ -7,12 +7,12 @@ load helpers/common
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-@test "README's troubleshooting lists every error and warning the shim can print" {
+@test "docs/troubleshooting.md lists every error and warning the shim can print" {
     run "$PY" "$ROOT/tests/bats/helpers/messages.py" "$ROOT"
     assert_success
     assert_output --regexp '^[0-9]+ messages, 0 missing$'
     # the checker itself sees a message that is not listed
-    mkdir -p fake/shim && cp "$ROOT/README.md" fake/
+    mkdir -p fake/shim fake/docs && cp "$ROOT/docs/troubleshooting.md" fake/docs/
     printf '%s\n' 'void f(void) { shim_log_error("no such message %s; fix it", "x"); }' > fake/shim/x.c
     run "$PY" "$ROOT/tests/bats/helpers/messages.py" fake
     assert_failure

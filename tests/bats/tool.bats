@@ -330,6 +330,44 @@ print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sor
     assert_equal "$(ls -A .testmon-shim)" "$before"
 }
 
+# what `clean --dry-run` says it would remove, then what `clean` removes: the two lists of names
+dry_then_clean() { # dry_then_clean [DIR]: sets DRY and DONE
+    run --separate-stderr "$TOOL" clean --dry-run "$@"
+    assert_success
+    DRY="$(sed -n 's/^would remove //p' <<<"$output")"
+    run --separate-stderr "$TOOL" clean "$@"
+    assert_success
+    DONE="$(sed -n 's/^removed //p' <<<"$output")"
+}
+
+@test "clean --dry-run lists exactly what clean then removes" {
+    finished_run   # its run file, two worker reports, the joined flag, the directory's markers
+    touch .testmon-shim/.run-1-1.json.tmp.999999999.1 .testmon-shim/run-5-5.journal-1-gw0-6.json
+    touch .testmon-shim/run-5-5.db{,-wal,-shm,.lock}
+    ln -s /etc/hostname .testmon-shim/run-6-6.json
+    n=$(ls -A .testmon-shim | wc -l)
+    dry_then_clean "$WORK"
+    assert_equal "$DRY" "$DONE"
+    assert_equal "$(wc -l <<<"$DONE")" $((n + 1))   # every file, then the directory
+    assert_equal "$(tail -n 1 <<<"$DONE")" "$WORK/.testmon-shim"
+    grep -qx "$WORK/.testmon-shim/.gitignore" <<<"$DONE"
+    grep -qx "$WORK/.testmon-shim/run-6-6.json (a symlink, not followed)" <<<"$DONE"
+    [ ! -e .testmon-shim ]
+    [ -f /etc/hostname ]
+}
+
+@test "clean --dry-run beside a live run: the same list, markers and directory kept" {
+    live_run
+    echo '{"state": "finished"}' > .testmon-shim/run-999999999-1.json
+    touch .testmon-shim/run-999999999-1.worker-gw0-7.json
+    dry_then_clean
+    assert_equal "$DRY" "$DONE"
+    assert_equal "$DONE" ".testmon-shim/run-999999999-1.json
+.testmon-shim/run-999999999-1.worker-gw0-7.json"
+    assert_line "kept 2 file(s) in .testmon-shim (1 live run(s))"
+    [ -f .testmon-shim/.gitignore ]
+}
+
 @test "clean: keeps the files of a live run, removes the stale one beside it" {
     live_run  # (its controller removed older runs itself at open: plant a stale run afterwards)
     old="run-999999999-1.json run-999999999-1.worker-gw0-7.json"

@@ -14,7 +14,7 @@
 #   OUTDIR/STAMP                     written last; when it matches, the script exits at once
 #   OUTDIR/LOCK                      flock(1)ed for the whole run
 # sys.prefix falls back to Debian's /usr, so the stdlib, lib-dynload and venv/pip are Debian's.
-# Why this emulates python-build-standalone faithfully: README, "Interpreters with SQLite linked in".
+# Why this emulates python-build-standalone faithfully: docs/how-it-works.md, "Interpreters with SQLite linked in".
 set -euo pipefail
 
 die() { echo "build-python.sh: $*" >&2; exit 1; }

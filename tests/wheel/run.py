@@ -42,7 +42,7 @@ import envs  # noqa: E402
 # loads the library, which hooks it).
 CELLS = ["2.0.15", "2.1.3", "2.1.4", "2.2.0"]
 PYTHONS = "3.8,3.11,static-3.11"
-# The steps where those releases fail upstream under xdist (README's compatibility table),
+# The steps where those releases fail upstream under xdist (docs/compatibility.md's table),
 # after `fresh`: each a few seconds per copy.
 STEPS = "dep_add_late,dep_upgrade,dep_downgrade,dep_remove,test_fail,fail_fixed,nocollect"
 PLUGIN_VENV = ("2.1.4", "3.11")  # the venv whose pytest runs test_plugin.py

@@ -1,19 +1,17 @@
-"""List the shim's error and warning messages that README.md's Troubleshooting section lacks.
+"""List the shim's error and warning messages that docs/troubleshooting.md lacks.
 
 Every shim_log_error/shim_log_warn call in shim/*.c is read (its format string, adjacent literals
 joined); its first run of literal text between conversions (%s, %ld, ...) that is at least ten
-characters long (up to a semicolon: what follows is the fix) stands for the message, and must occur in the Troubleshooting section.  Prints one line per missing message,
-`file:line: text`, and a last line `N messages, N missing`; exits 1 if any is missing.
+characters long (up to a semicolon: what follows is the fix) stands for the message, and must occur
+in docs/troubleshooting.md.  Prints one line per missing message, `file:line: text`, and a last
+line `N messages, N missing`; exits 1 if any is missing.
 """
 import glob
 import re
 import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else "."
-readme = open(root + "/README.md", encoding="utf-8").read()
-start = readme.index("## Troubleshooting")
-end = readme.find("\n## ", start + 1)
-section = readme[start:end if end > 0 else None]
+section = open(root + "/docs/troubleshooting.md", encoding="utf-8").read()
 
 CALL = re.compile(r"shim_log_(?:error|warn)\(\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)")
 SPEC = re.compile(r"%[-+ #0]*[0-9.*]*(?:hh|h|ll|l|z|j|t)?[a-zA-Z%]")
