@@ -1,12 +1,11 @@
 /* api.h: the one list of the SQLite functions the shim uses, and how: X(name, kind).
- *   WRAP      exported by wrappers.c in SQLite's place: interposed where SQLite is a shared
- *             library, hooked where it is linked into the interpreter (static.h); the version
- *             script is generated from these (shim/libtestmon_shim.map.in);
+ *   WRAP      has a wrapper in wrappers.c (never exported): a managed sqlite3 module's import
+ *             slots lead to it (pymod.h), and so do the hooked entry points of an interpreter
+ *             with SQLite linked in (static.h);
  *   WRAP_OPT  the same, where SQLite has it (sqlite3_prepare_v3: SQLite 3.20+);
  *   USE       called by the policies, through REAL().
  * Every one but WRAP_OPT must be found: a process whose SQLite lacks one passes everything
- * through, as a bystander, and says so once (real.c).  This header includes nothing: the
- * Makefile runs only the preprocessor over it to write the version script. */
+ * through, as a bystander, and says so once (real.c).  This header includes nothing. */
 #ifndef SHIM_API_H
 #define SHIM_API_H
 #define SHIM_REAL_FUNCS(X)                                                                       \

@@ -212,7 +212,8 @@ int shim_got_write(void **const slots[], void *const values[], int n, int *writt
         /* Unknown protection (no /proc): a GOT page is readable, and RELRO made it read-only. */
         int before = prot[i] >= 0 ? prot[i] : PROT_READ;
         if (!(before & PROT_WRITE) && mprotect(page, pagesz, before | PROT_WRITE) != 0) {
-            snprintf(why, whysz, "cannot make the import slot at %p writable (mprotect: %s)",
+            snprintf(why, whysz, "the import slot at %p is read-only and mprotect refused to "
+                     "open it for writing (%s)",
                      (void *)slots[i], strerror(errno));
             rc = -1;
             break;
@@ -220,7 +221,7 @@ int shim_got_write(void **const slots[], void *const values[], int n, int *writt
         __atomic_store_n(slots[i], values[i], __ATOMIC_RELEASE);
         (*written)++;
         if (!(before & PROT_WRITE) && mprotect(page, pagesz, before) != 0) {
-            snprintf(why, whysz, "cannot give the import slot at %p its protection back "
+            snprintf(why, whysz, "cannot restore the protection of the import slot at %p "
                      "(mprotect: %s)", (void *)slots[i], strerror(errno));
             rc = -1;
         }

@@ -1,4 +1,4 @@
-/* hook.h: make a function that nobody can interpose jump to ours instead.
+/* hook.h: make a function that is called directly, without an import slot, jump to ours instead.
  *
  * For SQLite linked into the interpreter (static.h): the function's first instructions are
  * replaced by a 5-byte jump to a stub near it, which jumps on to `replacement`; the instructions

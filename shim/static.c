@@ -93,7 +93,7 @@ static void watch_connects(void)
 
 /* --- reaching it --- */
 
-/* Hook the interposed entry points found in `object`; fill the table.  0, or -1 with why set. */
+/* Hook the wrapped entry points found in `object`; fill the table.  0, or -1 with why set. */
 static int reach(const struct shim_object *o, void *const *wrappers)
 {
     const char *names[SHIM_REAL_COUNT];

@@ -272,14 +272,20 @@ static void check_sqlite(const cJSON *info)
     for (size_t i = 0; (n = tool_elf_needed(&e, i)); i++)
         if (strncmp(n, "libsqlite3", 10) == 0)
             needed = n;
-    if (defined)
-        check("FAIL", "sqlite: %s %s defines %s itself (SQLite bundled in the module): its "
-              "calls cannot be interposed; %s", how, object, defined, USE_INSTEAD);
+    int slots = tool_elf_imports(&e, "sqlite3_open_v2");
+    if (defined && slots)
+        check("ok", "sqlite: %s %s carries its own SQLite (%s) and calls it through its import "
+              "slots, which the shim redirects", how, object, ver ? ver : "?");
+    else if (defined)
+        check("FAIL", "sqlite: %s %s defines %s itself (SQLite bundled in the module) and calls "
+              "it directly, without an import slot the shim could redirect; %s", how, object,
+              defined, USE_INSTEAD);
     else if (open_v2 == TOOL_ELF_ABSENT)
         check_linked_in(how, object);
     else if (needed)
         check("ok", "sqlite: %s %s calls %s through the dynamic linker (SQLite %s)", how, object,
               needed, ver ? ver : "?");
+
     else
         check("warn", "sqlite: %s %s calls sqlite3_open_v2 through the dynamic linker but names "
               "no libsqlite3 (SQLite %s); the live probe decides", how, object, ver ? ver : "?");
@@ -416,7 +422,7 @@ static void check_settings(void)
         check("ok", "settings: TESTMON_SHIM, TESTMON_SHIM_TIMEOUT and TESTMON_SHIM_LOG are usable");
 }
 
-/* The probe: a process named like pytest opens a datafile (does interposition work?), then
+/* The probe: a process named like pytest opens a datafile (does the library reach its sqlite3 module?), then
  * starts a controller the way pytest.main() launchers run (python -c, with stand-ins of a pytest
  * session's modules, in launcher/), whose worker gw0 must find its run. */
 static const char probe_script[] =
@@ -541,7 +547,7 @@ static void live_probe(const char *python, const char *lib)
         const char *ver = answer ? jstr(answer, "shim_version") : NULL;
         if (!files)
             check("FAIL", "live probe: the shim did not see the probe's SQLite calls (no %s): "
-                  "interposition does not work with this interpreter; %s", coord, USE_INSTEAD);
+                  "the library does not reach this interpreter's sqlite3 module; %s", coord, USE_INSTEAD);
         else if (!state || strcmp(state, "finished") != 0)
             check("FAIL", "live probe: the shim saw the probe but its run is %s, not finished",
                   state ? state : "unreadable");

@@ -1,4 +1,5 @@
-/* elf.c: bounds-checked reading of .dynsym/.dynstr and .dynamic from an ELF64 file. */
+/* elf.c: bounds-checked reading of .dynsym/.dynstr, .dynamic and the dynamic relocations from an
+ * ELF64 file. */
 #include "elf.h"
 #include <elf.h>
 #include <errno.h>
@@ -52,6 +53,11 @@ int tool_elf_open(const char *path, struct tool_elf *e, char *why, size_t whysz)
     }
     const Elf64_Shdr *sh = (const Elf64_Shdr *)(e->map + eh->e_shoff);
     for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type == SHT_RELA && in_file(e, sh[i].sh_offset, sh[i].sh_size) &&
+            e->nrela < TOOL_ELF_MAX_RELA) {
+            e->rela[e->nrela] = e->map + sh[i].sh_offset;
+            e->rela_count[e->nrela++] = sh[i].sh_size / sizeof(Elf64_Rela);
+        }
         if (sh[i].sh_type != SHT_DYNSYM && sh[i].sh_type != SHT_DYNAMIC)
             continue;
         if (!in_file(e, sh[i].sh_offset, sh[i].sh_size) || sh[i].sh_link >= eh->e_shnum)
@@ -118,4 +124,35 @@ const char *tool_elf_needed(const struct tool_elf *e, size_t i)
         if (d[k].d_tag == DT_NEEDED && i-- == 0)
             return str_at(e->dynamic_str, e->dynamic_str_size, d[k].d_un.d_val);
     return NULL;
+}
+
+/* The relocation types through which a module calls a function of another object. */
+static int is_import(const struct tool_elf *e, unsigned type)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)e->map;
+    switch (eh->e_machine) {
+    case EM_X86_64:
+        return type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT;
+    case EM_AARCH64:
+        return type == R_AARCH64_JUMP_SLOT || type == R_AARCH64_GLOB_DAT;
+    default:
+        return 0;
+    }
+}
+
+int tool_elf_imports(const struct tool_elf *e, const char *name)
+{
+    const Elf64_Sym *syms = e->dynsym;
+    for (size_t t = 0; t < e->nrela; t++) {
+        const Elf64_Rela *r = e->rela[t];
+        for (size_t k = 0; k < e->rela_count[t]; k++) {
+            size_t sym = ELF64_R_SYM(r[k].r_info);
+            if (!sym || sym >= e->nsyms || !is_import(e, ELF64_R_TYPE(r[k].r_info)))
+                continue;
+            const char *s = str_at(e->dynstr, e->dynstr_size, syms[sym].st_name);
+            if (s && strcmp(s, name) == 0)
+                return 1;
+        }
+    }
+    return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Interpreters with SQLite linked in (python-build-standalone, as uv installs it): the library
 # hooks SQLite's entry points through the symbol table at load (shim/static.h), and the same
-# policies run as with an interposed libsqlite3.  The interpreters are tests/static/
+# policies run as with a managed sqlite3 module elsewhere.  The interpreters are tests/static/
 # build-python.sh's emulation, built once into .cache/static-python: SQLite inside the
 # executable (PBS since 20250517), inside libpython3.11.so (older PBS), and the executable
 # stripped of its symbol table.
@@ -40,7 +40,7 @@ run_and_check() { # run_and_check <python>
 
 @test "SQLite inside the executable: hooked, and controller and workers run the shim's policies" {
     run bash -c "nm -D '$EXE' | grep -c ' sqlite3_'"
-    assert_output 0   # nothing to interpose: the case LD_PRELOAD alone never reached
+    assert_output 0   # no import slot to redirect: only the entry hooks reach it
     run_and_check "$EXE"
 }
 

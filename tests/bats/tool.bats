@@ -178,7 +178,18 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0) + sqlite3_step(0); }' -lsqlite3
     assert_line "verdict: works"
 }
 
-@test "doctor: _sqlite3 defining sqlite3_open_v2 (bundled SQLite) cannot work" {
+@test "doctor: _sqlite3 carrying its own SQLite and calling it through its import slots (pysqlite3's) works" {
+    compile_so own 'int sqlite3_open_v2(const char *f, void **d, int fl, const char *v) { (void)f; (void)d; (void)fl; (void)v; return 0; }
+int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }'
+    run readelf -rW "$WORK/own.so"
+    assert_output --regexp 'JUMP_SLOT .* sqlite3_open_v2'   # a default-visibility call: the PLT
+    fake_python "$WORK/own.so" 2.1.3
+    run --separate-stderr "$TOOL" doctor --python ./fakepy --no-probe
+    assert_success
+    assert_line "ok    sqlite: _sqlite3 $WORK/own.so carries its own SQLite (3.45.0) and calls it through its import slots, which the shim redirects"
+}
+
+@test "doctor: _sqlite3 defining sqlite3_open_v2 (bundled SQLite) and calling it directly cannot work" {
     compile_so def 'int sqlite3_open_v2(const char *f, void **d, int fl, const char *v) { (void)f; (void)d; (void)fl; (void)v; return 0; }'
     fake_python "$WORK/def.so" 2.1.3
     run --separate-stderr "$TOOL" doctor --python ./fakepy --no-probe
