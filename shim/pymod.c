@@ -52,10 +52,16 @@ static const char *base_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* A handle for a loaded object, without loading anything: the program's for "". */
+/* The interpreter's dlopen, which its extension loader calls; NULL until hooked (below). */
+static void *(*real_dlopen)(const char *, int);
+
+/* A handle for a loaded object, without loading anything: the program's for "".  Through the
+ * real dlopen: where this code is linked into the program whose slot is hooked (a unit test),
+ * plain dlopen would come back through the hook. */
 static void *handle_of(const char *name)
 {
-    return dlopen(name[0] ? name : NULL, RTLD_NOLOAD | RTLD_LAZY);
+    void *(*open)(const char *, int) = real_dlopen ? real_dlopen : dlopen;
+    return open(name[0] ? name : NULL, RTLD_NOLOAD | RTLD_LAZY);
 }
 
 /* What a slot of the object spanning [lo, hi) leads to.  A slot the dynamic linker has not
@@ -208,21 +214,22 @@ int shim_pymod_manage(char *why, size_t whysz)
 
 /* --- finding modules --- */
 
-/* The interpreter's dlopen, which its extension loader calls; NULL until hooked. */
-static void *(*real_dlopen)(const char *, int);
-
 /* Python's extension loader (dynload_shlib.c) always passes a name with a slash, so the caller
- * that glibc sees (here: this library, for RPATH and $ORIGIN) does not change the result. */
+ * that glibc sees (here: this library, for RPATH and $ORIGIN) does not change the result.  A
+ * dlopen a module's initialisation makes on this thread passes straight through. */
+static _Thread_local int in_hook;
 static void *dlopen_hook(const char *file, int mode)
 {
     void *h = real_dlopen(file, mode);
-    if (h && file && strncmp(base_of(file), "_sqlite3", 8) == 0) {
+    if (h && file && !in_hook && strncmp(base_of(file), "_sqlite3", 8) == 0) {
+        in_hook = 1;
         int saved = errno;
         void *init = dlsym(h, "PyInit__sqlite3");
         if (init)
             shim_pymod_watch(init);
         dlerror(); /* the loader asks dlerror() after its own dlsym only */
         errno = saved;
+        in_hook = 0;
     }
     return h;
 }

@@ -39,6 +39,33 @@ $(UNIT_BUILD)/test_real_dl: $(UNIT_BUILD)/liboldsqlite.so
 $(UNIT_BUILD)/test_real_dl: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
 $(UNIT_BUILD)/test_hook: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
 
+# test_got and test_pymod rewrite the import slots of objects that call SQLite as _sqlite3 does
+# (fixtures/gotlib.c): lazily bound with partial RELRO, and with -z now (every slot read-only);
+# test_pymod's sqlite3 modules are named _sqlite3* as CPython's extension is.
+$(UNIT_BUILD)/libgot.so: tests/unit/fixtures/gotlib.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,lazy -o $@ $< -lsqlite3
+$(UNIT_BUILD)/libgot-now.so: tests/unit/fixtures/gotlib.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,relro,-z,now -o $@ $< -lsqlite3
+$(UNIT_BUILD)/_sqlite3_fixture.so: tests/unit/fixtures/gotlib.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DSQLITE3_MODULE -shared -fPIC -o $@ $< -lsqlite3
+$(UNIT_BUILD)/_sqlite3_hidden.so: tests/unit/fixtures/nomod.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
+$(UNIT_BUILD)/_sqlite3_other.so: tests/unit/fixtures/othermod.c $(UNIT_BUILD)/liboldsqlite.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $< -L$(UNIT_BUILD) -l:liboldsqlite.so \
+		-Wl,-rpath,'$$ORIGIN'
+$(UNIT_BUILD)/test_got: $(UNIT_BUILD)/libgot.so $(UNIT_BUILD)/libgot-now.so
+$(UNIT_BUILD)/test_got: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
+$(UNIT_BUILD)/test_pymod: $(UNIT_BUILD)/_sqlite3_fixture.so $(UNIT_BUILD)/_sqlite3_hidden.so \
+	$(UNIT_BUILD)/_sqlite3_other.so
+$(UNIT_BUILD)/test_pymod: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUILD))"'
+# test_pymod is a Python in the library's eyes (Py_Initialize, PyInit__sqlite3 exported)
+$(UNIT_BUILD)/test_pymod: UNIT_LDFLAGS += -rdynamic
+
 $(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h tests/unit/runfile.h tests/common/testdb.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(UNIT_CFLAGS) $(CJSON_CFLAGS) -Ishim -o $@ $< $(UNIT_OBJS) \
