@@ -1,13 +1,22 @@
-/* micro.c: per-call cost of SQLite calls made by a bystander (a process the shim does not
- * manage), to be run twice, the same binary with and without LD_PRELOAD of the shim.
+/* micro.c: per-call cost of SQLite calls, to be run with and without LD_PRELOAD of the shim (the
+ * same binary, so the difference is the library's).  Built twice (bench.mk):
+ *   micro         a C program calling SQLite: a bystander like any other; the library never sees
+ *                 its calls (it touches Python's sqlite3 module only), so nothing may differ;
+ *   micro-module  the same program exporting PyInit__sqlite3 (-DSQLITE3_MODULE -rdynamic): a
+ *                 sqlite3 module in the library's eyes (shim/pymod.h), like _sqlite3 in Python.
+ *                 Alone it is watched: its opens pass the library's open entry, its statements
+ *                 go straight to SQLite.  With -t DIR, started under a name beginning with
+ *                 pytest, it first opens DIR/.testmondata as a controller does and keeps it open:
+ *                 the module is managed, and its calls on other connections (the cases below)
+ *                 take the wrappers' path for connections the shim does not manage.
  *
- *   micro [-n SCALE] [-r REPEATS] [-d TMPDIR] [CASE...]
+ *   micro [-n SCALE] [-r REPEATS] [-d TMPDIR] [-t DIR] [CASE...]
  *
  * Cases (all on handles the shim does not manage):
- *   step_reset   sqlite3_step + sqlite3_reset of "select 1" on an in-memory db (step intercepted)
- *   prepare_v2   sqlite3_prepare_v2 + sqlite3_finalize of "select 1"           (prepare intercepted)
- *   open_memory  sqlite3_open_v2(":memory:") + sqlite3_close_v2                  (both intercepted)
- *   open_file    sqlite3_open_v2(<tmp file>) + sqlite3_close_v2                  (both intercepted)
+ *   step_reset   sqlite3_step + sqlite3_reset of "select 1" on an in-memory db
+ *   prepare_v2   sqlite3_prepare_v2 + sqlite3_finalize of "select 1"
+ *   open_memory  sqlite3_open_v2(":memory:") + sqlite3_close_v2
+ *   open_file    sqlite3_open_v2(<tmp file>) + sqlite3_close_v2
  *
  * Output: one line per case, "CASE ns_per_iteration" for each repeat (space-separated), then
  * "preloaded 0|1" (whether testmon_shim_version is visible in this process).  Iteration counts
@@ -106,21 +115,34 @@ static const struct bench {
     {"open_file", run_open_file, 10000},
 };
 
+#ifdef SQLITE3_MODULE
+__attribute__((visibility("default"), used)) void *PyInit__sqlite3(void) { return 0; }
+#endif
+
 int main(int argc, char **argv)
 {
     double scale = 1;
     int repeats = 5;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *managed = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:r:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:r:d:t:")) != -1) {
         switch (opt) {
         case 'n': scale = atof(optarg); break;
         case 'r': repeats = atoi(optarg); break;
         case 'd': dir = optarg; break;
+        case 't': managed = optarg; break;
         default:
-            fprintf(stderr, "usage: micro [-n SCALE] [-r REPEATS] [-d TMPDIR] [CASE...]\n");
+            fprintf(stderr, "usage: micro [-n SCALE] [-r REPEATS] [-d TMPDIR] [-t DIR] [CASE...]\n");
             return 2;
         }
+    }
+    sqlite3 *datafile = NULL; /* -t: held open for the whole run, as a controller does */
+    if (managed) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/.testmondata", managed);
+        if (sqlite3_open_v2(path, &datafile, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
+            die("open the datafile", datafile);
     }
     long sink = 0;
     for (size_t b = 0; b < sizeof benches / sizeof *benches; b++) {
@@ -141,5 +163,7 @@ int main(int argc, char **argv)
         printf("\n");
     }
     printf("preloaded %d\n", dlsym(RTLD_DEFAULT, "testmon_shim_version") != NULL);
+    if (datafile)
+        sqlite3_close_v2(datafile);
     return sink == -1; /* keep the loops */
 }
