@@ -53,9 +53,12 @@ def vkey(v):
 
 rows = {}
 launched = {}
+companions = {}
 for cell in (results or {}).get("cells", []):
     if cell.get("launcher"):  # pytest.main() cells: a table of their own
         launched.setdefault(cell["launcher"], []).append(cell)
+    elif cell.get("companion"):  # another SQLite in the test processes: one too
+        companions.setdefault(cell["companion"], []).append(cell)
     else:
         rows.setdefault(cell["release"], []).append(cell)
 
@@ -188,6 +191,24 @@ ltable.append("Steps: %s (Python %s)." % (", ".join(launch["steps"]), launch["py
 ltable = "\n".join(ltable)
 
 
+# The companion cells (tests/e2e/companions.json): one row per companion.
+comp = json.load(open(os.path.join(root, "tests", "e2e", "companions.json")))
+ctable = ["| in every test process | testmon | with the shim | steps agreeing |",
+          "|---|---|---|---|"]
+for name, spec in comp["companions"].items():
+    cells = sorted(companions.get(name, []), key=lambda c: vkey(c["release"]))
+    if cells:
+        ctable.append("| %s: %s | %s | %s | %s |" % (
+            name, spec["why"], ", ".join(c["release"] for c in cells),
+            ", ".join(sorted({c["verdict"] for c in cells})),
+            ", ".join("%s/%s" % (c.get("passed_steps", "-"), c.get("total_steps", "-"))
+                      for c in cells)))
+ctable.append("")
+ctable.append("Steps: %s (Python %s), compared with serial runs that have the same companion."
+              % (", ".join(launch["steps"]), comp["python"]))
+ctable = "\n".join(ctable)
+
+
 def put(text, marker, body):
     new = re.sub(r"(<!-- %s:begin -->\n).*?(\n<!-- %s:end -->)" % (marker, marker),
                  lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -202,8 +223,12 @@ if write_releases:
     text = put(text, "compat-table", table)
 if launched:
     text = put(text, "launcher-table", ltable)
+if companions:
+    text = put(text, "companion-table", ctable)
 open(readme_path, "w").write(text)
 if write_releases:
     print(table)
 if launched:
     print(ltable)
+if companions:
+    print(ctable)

@@ -190,6 +190,8 @@ def run_cell(cell, ctx):
     res = {"release": rel, "python": ver, "steps": [], "notes": [], "problems": []}
     if cell.launcher:
         res.update(launcher=cell.launcher, profile=cell.profile)
+    if cell.companion:
+        res.update(companion=cell.companion, profile=cell.profile)
     py = ctx["pythons"].get(ver)
     if not py or not py[0]:
         res.update(verdict="SKIP", reason=py[1] if py else "no python%s found" % ver)
