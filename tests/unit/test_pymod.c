@@ -6,6 +6,7 @@
 #include "got.h"
 #include "pymod.h"
 #include "unit.h"
+#include "unmanaged.h"
 #include "wrappers.h"
 #include "../common/testdb.h"
 #include <dlfcn.h>
@@ -185,6 +186,35 @@ static void test_manage(void)
     CHECK_EQ_INT(shim_pymod_manage(why, sizeof why), 0); /* again: nothing left to do */
 }
 
+/* A datafile opened through a module whose SQLite is not the managed one: one line, from a run's
+ * worker (or controller) only, once; nothing for another file or a plain process. */
+static void test_other_sqlite_said_once(void)
+{
+    char path[PATH_MAX], other[PATH_MAX];
+    snprintf(path, sizeof path, "%s/.testmondata", unit_tmpdir());
+    snprintf(other, sizeof other, "%s/other.db", unit_tmpdir());
+    unsetenv("PYTEST_XDIST_WORKER");
+    struct unit_capture cap = unit_capture_start(2);
+    shim_unmanaged_other_sqlite(path, 0, "/x/_sqlite3.so"); /* not a run's process */
+    setenv("PYTEST_XDIST_WORKER", "gw1", 1);
+    shim_unmanaged_other_sqlite(other, 0, "/x/_sqlite3.so"); /* not the datafile */
+    errno = 99;
+    shim_unmanaged_other_sqlite(path, 0, "/x/_sqlite3.so");
+    int e = errno;
+    shim_unmanaged_other_sqlite(path, 0, "/x/_sqlite3.so");
+    char *msg = unit_capture_end(&cap);
+    CHECK_EQ_INT(e, 99);
+    CHECK_CONTAINS(msg, "this worker opens ");
+    CHECK_CONTAINS(msg, ".testmondata through /x/_sqlite3.so, whose SQLite is not the one the "
+                        "shim manages here");
+    int lines = 0;
+    for (const char *c = msg; *c; c++)
+        lines += *c == '\n';
+    CHECK_EQ_INT(lines, 1);
+    free(msg);
+    unsetenv("PYTEST_XDIST_WORKER");
+}
+
 int main(void)
 {
     unit_watchdog(60);
@@ -194,5 +224,6 @@ int main(void)
     RUN_FORKED(test_admit); /* a process chooses its SQLite once */
     RUN_FORKED(test_admit_incomplete);
     RUN_FORKED(test_manage);
+    RUN_FORKED(test_other_sqlite_said_once);
     return unit_finish();
 }
