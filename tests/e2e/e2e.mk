@@ -66,8 +66,8 @@ e2e-noshim:
 # 2.1.4, every interpreter of each, the emulated python-build-standalone one included) must show
 # it where pins.json records it (--expect-bug; any of its faces: oracle.cell_verdict), and every
 # other step must agree or show exactly the face of one of the release's documented upstream
-# races (pins.json upstream_races: 2.0.2-2.1.4 may lose the late worker's selection race at any
-# step, fresh included), which is reported and not counted as a failure.  The
+# races (pins.json upstream_races: 2.0.2, 2.0.13 and 2.1.0-2.1.4 may lose the late worker's
+# selection race at any step, fresh included), which is reported and not counted as a failure.  The
 # steps are the first nine, so the state each step starts from is the full run's: 2.0.15 fails
 # from the fresh database on, 2.0.2-2.1.3 after a dependency is added, 2.1.4 after one is
 # downgraded or removed.  (1.3.7's and 1.4.5's failures there are races, 2.2.0's only one is at
