@@ -16,7 +16,10 @@ teardown() {
     TESTMON_SHIM_TIMEOUT=30 LD_PRELOAD="$PRELOAD" "$PY" "$FAKE" controller "$WORK" --workers 1 \
         --delay 30 >out.txt 2>err.txt &
     cpid=$!
-    sleep 1
+    # killed once its worker waits, not after a guessed second: a controller and a worker that
+    # start slower (a sanitizer build, a loaded machine) would otherwise die or spawn on the
+    # wrong side of the kill, and the worker then finds no run of its parent at all
+    wait_child_waiting "$cpid" 20
     SECONDS=0
     kill -9 "$cpid"
     wait_for out.txt '"gw0"' 10

@@ -4,7 +4,8 @@
 #   make e2e PYTHON=3.8           one interpreter (X.Y, or a path to an interpreter)
 #   make e2e SHIM=off             negative control: xdist without the shim
 #   make e2e-off                  the negative control of 2.0.2-2.1.4, first nine steps, each cell
-#                                 must show the upstream bug (make test runs it)
+#                                 must show the upstream bug where pinned, documented upstream
+#                                 races tolerated elsewhere (make test runs it)
 #   make e2e-static-off           the same, narrowed to the static-3.11 cells
 #   make e2e JOBS=1 STEPS=fresh,rerun E2E_VERBOSE=1
 #   make e2e LAUNCHERS=only       only the launcher cells (pytest.main() from a script,
@@ -66,7 +67,10 @@ e2e-noshim:
 # The negative control of the whole matrix (make test and CI run it): without the shim, every
 # cell of the releases whose upstream bug shows in the matrix's first nine steps (2.0.2 to
 # 2.1.4, every interpreter of each, the emulated python-build-standalone one included) must show
-# it where pins.json records it (--expect-bug; any of its faces: oracle.cell_verdict).  The
+# it where pins.json records it (--expect-bug; any of its faces: oracle.cell_verdict), and every
+# other step must agree or show exactly the face of one of the release's documented upstream
+# races (pins.json upstream_races: 2.0.2, 2.0.13 and 2.1.0-2.1.4 may lose the late worker's
+# selection race at any step, fresh included), which is reported and not counted as a failure.  The
 # steps are the first nine, so the state each step starts from is the full run's: 2.0.15 fails
 # from the fresh database on, 2.0.2-2.1.3 after a dependency is added, 2.1.4 after one is
 # downgraded or removed.  (1.3.7's and 1.4.5's failures there are races, 2.2.0's only one is at

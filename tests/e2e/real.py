@@ -389,7 +389,7 @@ def run_cell(cell: Cell, ctx: Dict[str, Any]) -> Dict[str, Any]:
                 x["fingerprint_rows"][0], x["fingerprint_rows"][1],
                 "  noise %s fp %d" % (n["tags"] or "ok", n["fingerprint_rows"][0]) if n else ""))
     if ctx["mode"] == "on":
-        verdict, problems = oracle.cell_verdict(step_tags, expected, oracle_problems)
+        verdict, problems, _ = oracle.cell_verdict(step_tags, expected, oracle_problems)
     else:
         problems = oracle_problems
         verdict = off_verdict(step_tags, problems)

@@ -299,14 +299,14 @@ class Verdict(unittest.TestCase):
         self.assertEqual(oracle.cell_verdict([("a", ["selection differs"])], {})[0], "FAIL")
 
     def test_expected_reproduced(self):
-        v, _ = oracle.cell_verdict([("a", ["error: x"]), ("b", [])], {"a": ["error: x"]})
+        v = oracle.cell_verdict([("a", ["error: x"]), ("b", [])], {"a": ["error: x"]})[0]
         self.assertEqual(v, "bug reproduced")
 
     def test_expected_not_reproduced(self):
         self.assertEqual(oracle.cell_verdict([("a", [])], {"a": ["error: x"]})[0], "FAIL")
 
     def test_expected_different_signature(self):
-        v, _ = oracle.cell_verdict([("a", ["error: x", "db differs"])], {"a": ["error: x"]})
+        v = oracle.cell_verdict([("a", ["error: x", "db differs"])], {"a": ["error: x"]})[0]
         self.assertEqual(v, "FAIL")
 
     def test_optional_tags(self):
@@ -340,6 +340,101 @@ class Verdict(unittest.TestCase):
         self.assertEqual(oracle.cell_verdict([("a", [])], {"zz": ["x"]})[0], "FAIL")
 
 
+# The negative control's rule (oracle.cell_verdict with any_face and races): every pinned step
+# must show the bug, any face; any other step may show exactly the face of a documented upstream
+# race of the release, reported and not counted; anything else fails.
+MISMATCH = ["db differs", "err:collect-mismatch", "exit differs", "selection differs"]
+RACES = {"late-worker-selection": ["err:collect-mismatch", "?db differs", "?exit differs",
+                                   "?selection differs"]}
+PINNED = {"dep_remove": ["err:internalerror", "err:readonly", "exit differs"]}
+READONLY = ["err:internalerror", "err:readonly", "exit differs"]
+
+
+def control(step_tags, expected=PINNED, races=RACES, any_face=True):
+    return oracle.cell_verdict(step_tags, expected, any_face=any_face, races=races)
+
+
+class NegativeControl(unittest.TestCase):
+    def test_pinned_step_any_face(self):
+        v, problems, tolerated = control([("fresh", []), ("dep_remove", ["err:traceback"])])
+        self.assertEqual((v, problems, tolerated), ("bug reproduced", [], []))
+
+    def test_pinned_step_must_fail(self):
+        v, problems, _ = control([("fresh", []), ("dep_remove", [])])
+        self.assertEqual(v, "FAIL")
+        self.assertIn("did not reproduce", problems[0])
+
+    def test_pinned_step_showing_a_race_still_shows_the_bug(self):
+        # any face: the control asserts that upstream is broken there, not how
+        self.assertEqual(control([("dep_remove", MISMATCH)])[0], "bug reproduced")
+
+    def test_race_elsewhere_is_tolerated_and_reported(self):
+        v, problems, tolerated = control([("fresh", MISMATCH), ("dep_remove", READONLY)])
+        self.assertEqual((v, problems), ("bug reproduced", []))
+        self.assertEqual(tolerated, [("fresh", "late-worker-selection", MISMATCH)])
+
+    def test_race_face_with_optional_symptoms_missing(self):
+        # at a step where the serial run exits 1 too, only the mismatch and the selection differ
+        tags = ["err:collect-mismatch", "selection differs"]
+        v, _, tolerated = control([("test_fail", tags), ("dep_remove", READONLY)])
+        self.assertEqual(v, "bug reproduced")
+        self.assertEqual(tolerated, [("test_fail", "late-worker-selection", tags)])
+
+    def test_tolerated_race_is_not_the_bug(self):
+        # a cell whose only failure is a tolerated race has not reproduced anything
+        # (run.py --expect-bug then fails it)
+        v, problems, tolerated = control([("fresh", MISMATCH)], expected={})
+        self.assertEqual((v, problems), ("pass", []))
+        self.assertEqual(len(tolerated), 1)
+
+    def test_other_failure_elsewhere_fails(self):
+        v, problems, tolerated = control([("fresh", READONLY), ("dep_remove", READONLY)])
+        self.assertEqual(v, "FAIL")
+        self.assertEqual(problems, ["fresh: unexpected failure %s" % READONLY])
+        self.assertEqual(tolerated, [])
+
+    def test_race_face_with_something_else_fails(self):
+        # the mark of the race beside a readonly crash is not the race
+        tags = sorted(MISMATCH + ["err:readonly"])
+        self.assertEqual(control([("fresh", tags), ("dep_remove", READONLY)])[0], "FAIL")
+
+    def test_race_face_without_its_mark_fails(self):
+        # the symptoms that may follow the mismatch, without it, are some other failure
+        tags = ["db differs", "exit differs", "selection differs"]
+        self.assertEqual(control([("fresh", tags), ("dep_remove", READONLY)])[0], "FAIL")
+
+    def test_release_without_that_race_fails(self):
+        self.assertEqual(control([("fresh", MISMATCH), ("dep_remove", READONLY)],
+                                 races={})[0], "FAIL")
+
+    def test_with_the_shim_races_are_not_consulted(self):
+        # the shim ends these races: with it, every step agrees as pinned
+        v, _, tolerated = control([("fresh", MISMATCH)], expected={}, any_face=False)
+        self.assertEqual((v, tolerated), ("FAIL", []))
+
+    def test_the_ci_failure_of_issue_19(self):
+        # 2.1.4 on 3.8, make e2e-off, 2026-12-06: the race at fresh, the bug where pinned
+        pins = run.load_pins(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          "pins.json"))
+        exp = run.expected_for(pins, "2.1.4", "3.8", "off")
+        exp = {s: t for s, t in exp.items() if s in ("fresh", "dep_downgrade", "dep_remove")}
+        observed = [("fresh", MISMATCH), ("rerun", []), ("dep_downgrade", READONLY),
+                    ("dep_remove", READONLY)]
+        v, problems, tolerated = oracle.cell_verdict(observed, exp, any_face=True,
+                                                     races=run.races_for(pins, "2.1.4"))
+        self.assertEqual((v, problems), ("bug reproduced", []))
+        self.assertEqual(tolerated, [("fresh", "late-worker-selection", MISMATCH)])
+        # 2.0.15 declares no such race (its sync crashes first): the same observation fails it
+        self.assertEqual(run.races_for(pins, "2.0.15"), {})
+        self.assertEqual(oracle.cell_verdict(observed, exp, any_face=True,
+                                             races=run.races_for(pins, "2.0.15"))[0], "FAIL")
+
+    def test_race_shown(self):
+        self.assertEqual(oracle.race_shown(MISMATCH, RACES), "late-worker-selection")
+        self.assertIsNone(oracle.race_shown([], RACES))
+        self.assertIsNone(oracle.race_shown(READONLY, RACES))
+
+
 class Pins(unittest.TestCase):
     def test_pins_are_consistent(self):
         pins = run.load_pins(os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -358,6 +453,24 @@ class Pins(unittest.TestCase):
                     self.assertIn(step, list(scenario.STEP_NAMES) + ["*"], "%s: %s" % (rel, key))
                     if py:
                         self.assertIn(py, spec["pythons"], "%s: %s" % (rel, key))
+
+    def test_upstream_races_are_well_formed(self):
+        pins = run.load_pins(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          "pins.json"))
+        tags = {"exit differs", "selection differs", "outcome differs", "db differs", "timeout",
+                "integrity_check failed"} | {"err:" + k for k in pins["error_patterns"]}
+        for name, race in pins["upstream_races"].items():
+            self.assertTrue(race["note"], name)
+            self.assertTrue(race["face"], name)
+            for rel in race["releases"]:
+                self.assertIn(rel, pins["releases"], name)
+            for t in race["face"]:  # a face is what a failing step shows: no "~racy"
+                self.assertIn(t.lstrip("?"), tags, "%s: %s" % (name, t))
+        # the races the negative control knows of (issue 19)
+        self.assertEqual(sorted(run.races_for(pins, "2.1.3")), ["late-worker-selection"])
+        self.assertEqual(sorted(run.races_for(pins, "2.1.0")), ["late-worker-selection"])
+        self.assertEqual(sorted(run.races_for(pins, "1.3.7")), ["read-write-workers"])
+        self.assertEqual(run.races_for(pins, "2.0.15"), {})
 
     def test_expected_for_prefers_interpreter_specific(self):
         pins = {"releases": {"r": {"expected": {"off": {

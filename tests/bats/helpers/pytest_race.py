@@ -14,6 +14,8 @@ wait is bounded, so a run that does not follow this order ends instead of hangin
   2. gw0 waits for gw1-selected before it collects;
   3. the controller writes synced after its pytest_xdist_node_collection_finished hooks (the
      sync among them) have run.
+The same order makes 2.0.2-2.1.0 (gw0 syncs in its collection hook, reported to the controller
+before step 3) and 2.2.0 stop upstream too (tests/e2e/pins.json, upstream_races).
 """
 import os
 import time

@@ -24,6 +24,20 @@ wait_for() {
     return 1
 }
 
+# wait until a child of process $1 waits in the shim for its run to be ready (at most $2
+# seconds): it then holds the inotify descriptor of that wait (shim/coord.c), as
+# tests/unit/test_coord.c also looks for
+wait_child_waiting() {
+    local i c
+    for ((i = 0; i < $2 * 10; i++)); do
+        for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+            ls -l /proc/"$c"/fd 2>/dev/null | grep -q 'anon_inode:inotify' && return 0
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
 # a fresh tmpfs at $1 of size $2, or return 1 (no privileges)
 try_tmpfs() {
     mkdir -p "$1"
