@@ -75,3 +75,4 @@ include tests/e2e/e2e.mk
 include tests/check.mk
 include bench/bench.mk
 include tools/wheel.mk
+include tests/aarch64/aarch64.mk

@@ -2,15 +2,16 @@
 # The whole test suite, as `make test` and CI run it: C unit tests, bats process-level tests, the
 # end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, the replay of
 # real projects' releases (e2e-real), the robustness checks of `make check-slow` (sanitizers,
-# valgrind, coverage, fuzz corpus replay), and the Python package: `make wheel`, then the
-# installed-wheel tests (tests/wheel/run.py).
+# valgrind, coverage, fuzz corpus replay), the Python package: `make wheel`, then the
+# installed-wheel tests (tests/wheel/run.py), and the aarch64 suite under emulation
+# (tests/aarch64/run.sh).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel limits the run (default: all);
+# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel,aarch64 limits the run (default: all);
 # e2e-quick (one cell, a few steps) only runs when named: make check is SUITES=unit,bats,e2e-quick.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel}
+SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel,aarch64}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
@@ -69,6 +70,9 @@ suite slow env -u BATS_FILTER -u E2E_CELL -u COVERAGE_MIN -u SHIM -u STEPS -u JO
     -u SHIM_PRELOAD_FIRST CHECK_LOGS="$log_dir/slow" "$MAKE" -s check-slow
 # the wheels (dist/), then fresh venvs with the wheel and no LD_PRELOAD (tests/wheel/run.py)
 suite wheel env -u LD_PRELOAD -u SHIM -u STEPS -u JOBS "$MAKE" -s wheel-test
+# aarch64, emulated by qemu-user in an arm64 sysroot (tests/aarch64): the cross-built unit tests,
+# the aarch64 wheel's e2e cells against the serial oracle, its negative control, doctor
+suite aarch64 env -u AARCH64_WHEEL "$MAKE" -s e2e-aarch64
 # last, next to the count: which suites failed, for a log read from its end
 grep -h '^== [a-z0-9-]*: [0-9]* passed, [1-9][0-9]* failed' "$log_dir"/*.summary 2>/dev/null
 echo "$total_pass passed, $total_fail failed"
