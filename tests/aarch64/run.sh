@@ -12,6 +12,9 @@
 #   off     the negative control, the same wheel switched off (-p no:testmon_shim): each
 #           release shows its upstream bug where pins.json records it (2.0.15 at fresh, 2.1.3
 #           once a dependency is added, 2.1.4 once one is removed)
+#   static  the wheel on an emulated python-build-standalone interpreter (SQLite linked in,
+#           static-python.sh), which the shim cannot hook on aarch64: the controller and
+#           doctor must say so plainly, and the run must be upstream's (static_check.py)
 # The parts run at once (two cores); each is bounded.  Logs and results in BUILD/aarch64/.  Last
 # line: `N passed, N failed`.  AARCH64_WHEEL=PATH tests another wheel than dist/'s newest.
 set -uo pipefail
@@ -107,13 +110,16 @@ part_off() {
     return $rc
 }
 
+part_static() { timeout 900 "$py" "$here/static_check.py" "$wheel"; }
+
 # The parts at once; each writes its log, its exit status last.
-for part in unit wheel off; do
+parts=(unit wheel off static)
+for part in "${parts[@]}"; do
     ( "part_$part" >"$out/$part.log" 2>&1; echo $? >"$out/$part.rc" ) &
 done
 wait
 total_p=0 total_f=0 status=0
-for part in unit wheel off; do
+for part in "${parts[@]}"; do
     echo "== aarch64 $part"
     cat "$out/$part.log"
     counts=$(tests/result-line.sh "$out/$part.log")

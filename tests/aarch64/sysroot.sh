@@ -66,9 +66,10 @@ grep -q '^flags:.*F' "$bm/qemu-aarch64" ||
 
 # --- the arm64 packages, through a private apt root ------------------------------------------------
 # Suites and mirror: the host's own (its sources.list(.d)), for the arm64 architecture.
-# binutils: test_hook strips a copy of itself with objcopy.
+# binutils: test_hook strips a copy of itself with objcopy.  libpython3.11-dev, zlib1g-dev,
+# libexpat1-dev: static-python.sh links an emulated python-build-standalone interpreter.
 pkgs=(python3.11 python3.11-venv libpython3.11-stdlib libsqlite3-0 libsqlite3-dev libcjson1
-      libcjson-dev dash bash coreutils binutils)
+      libcjson-dev dash bash coreutils binutils libpython3.11-dev zlib1g-dev libexpat1-dev)
 stamp=$root/.sysroot-ok
 want="format 3; ${pkgs[*]}"
 if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$want" ]; then
