@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the compatibility tables of README.md from build/e2e-results.json and
-build/e2e-real-results.json.
+build/e2e-real-results.json, and the aarch64 table from build/aarch64/ (make e2e-aarch64).
 
-  scripts/compat-table.py [RESULTS] [README] [REAL_RESULTS]
+  scripts/compat-table.py [RESULTS] [README] [REAL_RESULTS] [AARCH64_DIR]
 
 One row per testmon release: the interpreters whose cells passed with the shim, the steps that
 agreed with the serial run, and what the same release does without the shim (from the pins
@@ -43,8 +43,11 @@ def load(path, mode, command):
 results = load(results_path, "on", "make e2e")
 real_on = load(real_path, "on", "make e2e-real")
 real_off = load(real_off_path, "off", "make e2e-real SHIM=off")
-if not (results or real_on or real_off):
-    sys.exit("compat-table: no results to write (run `make e2e` or `make e2e-real` first)")
+aarch64_dir = sys.argv[4] if len(sys.argv) > 4 else os.path.join(root, "build", "aarch64")
+aarch64_on = load(os.path.join(aarch64_dir, "e2e-wheel.json"), "wheel", "make e2e-aarch64")
+if not (results or real_on or real_off or aarch64_on):
+    sys.exit("compat-table: no results to write (run `make e2e`, `make e2e-real` or "
+             "`make e2e-aarch64` first)")
 
 
 def vkey(v):
@@ -188,6 +191,50 @@ ltable.append("Steps: %s (Python %s)." % (", ".join(launch["steps"]), launch["py
 ltable = "\n".join(ltable)
 
 
+def counts_of(log):
+    """'N passed, N failed' of a suite part's log (its last such line), or None."""
+    try:
+        found = re.findall(r"(\d+) passed, (\d+) failed", open(log).read())
+    except OSError:
+        return None
+    return "%s passed, %s failed" % found[-1] if found else None
+
+
+def aarch64_table(data):
+    """The aarch64 suite's table (tests/aarch64/README.md): one row per release of the wheel's
+    cells, the negative control beside it, then the unit tests and the linked-in SQLite case."""
+    off = {}
+    for name in sorted(os.listdir(aarch64_dir)):
+        if name.startswith("e2e-off-") and name.endswith(".json"):
+            for c in json.load(open(os.path.join(aarch64_dir, name))).get("cells", []):
+                off[c["release"]] = c
+    out = ["| testmon | Python | with the wheel (`pytest -n 2 --testmon`) | steps agreeing "
+           "| with `-p no:testmon_shim` (upstream) |", "|---|---|---|---|---|"]
+    for c in sorted(data.get("cells", []), key=lambda c: vkey(c["release"])):
+        o = off.get(c["release"])
+        upstream = "not run"
+        if o:
+            seen = [s for s in (o.get("observed") or {})]
+            upstream = ("%s at %s" % (o["verdict"], ", ".join(seen)) if seen else o["verdict"])
+        out.append("| %s | %s (Debian's arm64) | %s | %s/%s | %s |" % (
+            c["release"], c["python"], c["verdict"], c.get("passed_steps", "-"),
+            c.get("total_steps", "-"), upstream))
+    steps = sorted({s["name"] for c in data.get("cells", []) for s in c.get("steps", [])},
+                   key=lambda n: [st["name"] for c in data["cells"] for st in c["steps"]].index(n))
+    out.append("")
+    unit = counts_of(os.path.join(aarch64_dir, "unit.log")) or "not run"
+    static = counts_of(os.path.join(aarch64_dir, "static.log")) or "not run"
+    when = __import__("time").strftime("%Y-%m-%d", __import__("time").gmtime(
+        os.path.getmtime(os.path.join(aarch64_dir, "e2e-wheel.json"))))
+    out.append("Steps: %s. The C unit tests, built with `aarch64-linux-gnu-gcc`: %s. SQLite "
+               "linked into the interpreter (an emulated python-build-standalone for aarch64): "
+               "not reached, and said so by the controller and `doctor` (%s checks: "
+               "tests/aarch64/static_check.py). Sources: `%s`, %s." % (
+                   ", ".join(steps), unit, static,
+                   os.path.relpath(aarch64_dir, root) + "/", when))
+    return "\n".join(out)
+
+
 def put(text, marker, body):
     new = re.sub(r"(<!-- %s:begin -->\n).*?(\n<!-- %s:end -->)" % (marker, marker),
                  lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -202,8 +249,13 @@ if write_releases:
     text = put(text, "compat-table", table)
 if launched:
     text = put(text, "launcher-table", ltable)
+if aarch64_on:
+    atable = aarch64_table(aarch64_on)
+    text = put(text, "aarch64-table", atable)
 open(readme_path, "w").write(text)
 if write_releases:
     print(table)
 if launched:
     print(ltable)
+if aarch64_on:
+    print(atable)
