@@ -86,3 +86,5 @@ include tests/e2e/e2e.mk
 include tests/check.mk
 include bench/bench.mk
 include tools/wheel.mk
+# the aarch64 suite; optional: the sdist (MANIFEST.in) carries only what `make native` needs
+-include tests/aarch64/aarch64.mk

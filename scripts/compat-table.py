@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the compatibility tables of docs/compatibility.md from build/e2e-results.json and
-build/e2e-real-results.json.
+build/e2e-real-results.json, and the aarch64 table from build/aarch64/ (make e2e-aarch64).
 
-  scripts/compat-table.py [RESULTS] [DOC] [REAL_RESULTS]
+  scripts/compat-table.py [RESULTS] [DOC] [REAL_RESULTS] [AARCH64_DIR]
 
 One row per testmon release: the interpreters whose cells passed with the shim, the steps that
 agreed with the serial run, and what the same release does without the shim (from the pins
@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 results_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "build", "e2e-results.json")
@@ -43,8 +44,11 @@ def load(path, mode, command):
 results = load(results_path, "on", "make e2e")
 real_on = load(real_path, "on", "make e2e-real")
 real_off = load(real_off_path, "off", "make e2e-real SHIM=off")
-if not (results or real_on or real_off):
-    sys.exit("compat-table: no results to write (run `make e2e` or `make e2e-real` first)")
+aarch64_dir = sys.argv[4] if len(sys.argv) > 4 else os.path.join(root, "build", "aarch64")
+aarch64_on = load(os.path.join(aarch64_dir, "e2e-wheel.json"), "wheel", "make e2e-aarch64")
+if not (results or real_on or real_off or aarch64_on):
+    sys.exit("compat-table: no results to write (run `make e2e`, `make e2e-real` or "
+             "`make e2e-aarch64` first)")
 
 
 def vkey(v):
@@ -208,6 +212,62 @@ ctable.append("Steps: %s (Python %s), compared with serial runs that have the sa
               % (", ".join(launch["steps"]), comp["python"]))
 ctable = "\n".join(ctable)
 
+def counts_of(log):
+    """'N passed, N failed' of a suite part's log (its last such line), or None."""
+    try:
+        found = re.findall(r"(\d+) passed, (\d+) failed", open(log).read())
+    except OSError:
+        return None
+    return "%s passed, %s failed" % found[-1] if found else None
+
+
+def aarch64_table(data):
+    """The aarch64 suite's table (tests/aarch64/README.md): one row per release of the wheel's
+    cells, the negative control beside it, then the unit tests and the linked-in SQLite case."""
+    off = {}
+    for name in sorted(os.listdir(aarch64_dir)):
+        if name.startswith("e2e-off-") and name.endswith(".json"):
+            for c in json.load(open(os.path.join(aarch64_dir, name))).get("cells", []):
+                off[c["release"]] = c
+    out = ["| testmon | Python | with the wheel (`pytest -n 2 --testmon`) | steps agreeing "
+           "| with `-p no:testmon_shim` (upstream) |", "|---|---|---|---|---|"]
+    for c in sorted(data.get("cells", []), key=lambda c: vkey(c["release"])):
+        if c.get("companion"):
+            continue  # said below the table
+        o = off.get(c["release"])
+        exp_off = pins["releases"].get(c["release"], {}).get("expected", {}).get("off", {})
+        ran = {st["name"] for st in c.get("steps", [])}
+        upstream = ("not run" if any(k.split("@")[0] in ran for k in exp_off)
+                    else "not run (no upstream bug at these steps)")
+        if o:
+            seen = [s for s in (o.get("observed") or {})]
+            upstream = ("%s at %s" % (o["verdict"], ", ".join(seen)) if seen else o["verdict"])
+        out.append("| %s | %s (Debian's arm64) | %s | %s/%s | %s |" % (
+            c["release"], c["python"], c["verdict"], c.get("passed_steps", "-"),
+            c.get("total_steps", "-"), upstream))
+    steps = sorted({s["name"] for c in data.get("cells", []) if not c.get("companion")
+                    for s in c.get("steps", [])},
+                   key=lambda n: [st["name"] for c in data["cells"] for st in c["steps"]].index(n))
+    comps = ["%s with testmon %s: %s, %s/%s steps" % (
+        c["companion"], c["release"], c["verdict"], c.get("passed_steps", "-"),
+        c.get("total_steps", "-")) for c in data.get("cells", []) if c.get("companion")]
+    out.append("")
+    if comps:
+        out.append("Companion cells (another SQLite in every test process, [Other SQLites in the test processes]"
+                   "(#other-sqlites-in-the-test-processes)): %s." % "; ".join(comps))
+        out.append("")
+    unit = counts_of(os.path.join(aarch64_dir, "unit.log")) or "not run"
+    static = counts_of(os.path.join(aarch64_dir, "static.log")) or "not run"
+    when = time.strftime("%Y-%m-%d", time.gmtime(
+        os.path.getmtime(os.path.join(aarch64_dir, "e2e-wheel.json"))))
+    out.append("Steps: %s. The C unit tests, built with `aarch64-linux-gnu-gcc`: %s. SQLite "
+               "linked into the interpreter (an emulated python-build-standalone for aarch64): "
+               "not reached, and said so by the controller and `doctor` (%s checks: "
+               "tests/aarch64/static_check.py). Sources: `%s`, %s." % (
+                   ", ".join(steps), unit, static,
+                   os.path.relpath(aarch64_dir, root) + "/", when))
+    return "\n".join(out)
+
 
 def put(text, marker, body):
     new = re.sub(r"(<!-- %s:begin -->\n).*?(\n<!-- %s:end -->)" % (marker, marker),
@@ -225,6 +285,9 @@ if launched:
     text = put(text, "launcher-table", ltable)
 if companions:
     text = put(text, "companion-table", ctable)
+if aarch64_on:
+    atable = aarch64_table(aarch64_on)
+    text = put(text, "aarch64-table", atable)
 open(readme_path, "w").write(text)
 if write_releases:
     print(table)
@@ -232,3 +295,5 @@ if launched:
     print(ltable)
 if companions:
     print(ctable)
+if aarch64_on:
+    print(atable)

@@ -67,7 +67,7 @@ int shim_run_alive(const struct shim_run *run)
         }
     }
     errno = saved;
-    return st != 0 && st == run->start;
+    return shim_start_same_process(run->start, st);
 }
 
 int shim_coord_dir(const char *datafile, char *out, size_t outsz)
@@ -217,6 +217,33 @@ int shim_coord_any_run_of(const char *dir, long pid)
     return found;
 }
 
+int shim_coord_find_run(const char *dir, long pid, unsigned long long seen,
+                        unsigned long long *start)
+{
+    int saved = errno, found = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        errno = saved;
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long p;
+        unsigned long long s;
+        int n = 0;
+        if (e->d_name[4] == '-' || e->d_name[4] == '+' ||
+            sscanf(e->d_name, "run-%ld-%llu%n", &p, &s, &n) != 2 || n <= 0 || p != pid ||
+            strcmp(e->d_name + n, ".json") != 0 || !shim_start_same_process(s, seen))
+            continue;
+        if (!found || s < *start) /* the closest to what this process reads */
+            *start = s;
+        found = 1;
+    }
+    closedir(d);
+    errno = saved;
+    return found;
+}
+
 /* microseconds: whole milliseconds, truncated at both ends, ended waits up to 1 ms early */
 long long shim_coord_now_us(void)
 {
@@ -306,7 +333,8 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
             res = SHIM_WAIT_INVALID;
             break;
         }
-        if (r == -1 || !shim_run_alive(run)) { /* vanished, or controller gone */
+        int alive = run->pid == (long)getppid() || shim_run_alive(run);
+        if (r == -1 || !alive) { /* vanished, or controller gone */
             res = SHIM_WAIT_DEAD;
             break;
         }

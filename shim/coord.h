@@ -1,7 +1,8 @@
 /* coord.h: the coordination file between a controller and its workers.
  *
- * One file per run, named after the controller's pid and kernel start time (so a reused pid never
- * matches a stale file), in a private directory next to the datafile (or $TESTMON_SHIM_DIR):
+ * One file per run, named after the controller's pid and start time as the controller reads its
+ * own (so a reused pid never matches a stale file: shim_start_same_process says how a reader
+ * judges that name), in a private directory next to the datafile (or $TESTMON_SHIM_DIR):
  *     <dir>/run-<pid>-<start>.json            the controller's state: initialising|ready|finished
  *     <dir>/run-<pid>-<start>.journal-*.json  writes a worker hands to the controller
  *     <dir>/run-<pid>-<start>.joined          one byte: non-zero once a worker has joined
@@ -17,17 +18,38 @@
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "safefile.h" /* SHIM_COORD_MAX_BYTES */
 
 struct shim_run {
     long pid;
-    unsigned long long start; /* /proc/<pid>/stat field 22 */
+    unsigned long long start; /* /proc/<pid>/stat field 22, as the controller read its own */
 };
 
-/* Kernel start time of pid (clock ticks since boot), 0 if the process does not exist. */
+/* Start time of pid (clock ticks since boot, /proc/<pid>/stat), 0 if the process does not exist. */
 unsigned long long shim_proc_starttime(long pid);
-/* Is the run's controller still the same live process? */
+
+/* Does a run whose controller recorded `recorded` as its own start time name the process that
+ * now holds its pid, whose start time this process reads as `seen`?  Not an equality, because
+ * two processes need not read one process's start time alike: qemu-user answers a process's
+ * reads of its own /proc/self/stat (and /proc/<own pid>/stat) itself, 3-4 clock ticks later than
+ * what every other process reads from the kernel (measured here, tests/aarch64/README.md), and
+ * containers and sandboxes rewrite /proc too.  What does hold is an order: a pid comes round
+ * again only after its previous process has exited and been reaped, so a run recorded by an
+ * earlier process with this pid started before the current one (recorded < seen, a stale file),
+ * while the current process's own reading is never earlier than the kernel's.  The only slack is
+ * upwards, at most SHIM_START_SKEW_MAX_S seconds (an emulator's reading taken once it is up).
+ * Inline: the command (tools/runfiles.c) judges runs by the same rule without the library. */
+#define SHIM_START_SKEW_MAX_S 60
+static inline int shim_start_same_process(unsigned long long recorded, unsigned long long seen)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    unsigned long long slack = (unsigned long long)(hz > 0 ? hz : 100) * SHIM_START_SKEW_MAX_S;
+    return seen != 0 && recorded >= seen && recorded - seen <= slack;
+}
+/* Is the run's controller still the same live process (not a zombie; its start time judged by
+ * shim_start_same_process)? */
 int shim_run_alive(const struct shim_run *run);
 
 /* The coordination directory for a datafile; 0 or -1 (name too long). */
@@ -58,8 +80,17 @@ enum shim_wait_result {
 /* Is there a run file of any run of controller pid `pid` (used when its start time is unknown
  * because it has exited)? */
 int shim_coord_any_run_of(const char *dir, long pid);
+/* A worker's search for its controller's run: the run file run-<pid>-<start>.json of dir whose
+ * start names the process that holds pid now, started at `seen` as this process reads it
+ * (shim_start_same_process; the closest if several would).  1 with *start set to the start in
+ * its name, 0 if there is none (stale files of an earlier process with that pid are passed
+ * over), -1 if dir cannot be read. */
+int shim_coord_find_run(const char *dir, long pid, unsigned long long seen,
+                        unsigned long long *start);
 /* Wait until dir/<run>.json says "ready" (or "finished"), woken by inotify, checking the
- * controller's liveness; never longer than timeout_ms.  On READY *out holds the parsed file and
+ * controller's liveness (our parent is alive as long as getppid() names it: a parent's pid
+ * cannot be reused while its child lives, and its children are handed to another parent the
+ * moment it exits; any other controller by shim_run_alive); never longer than timeout_ms.  On READY *out holds the parsed file and
  * *seen_us the CLOCK_MONOTONIC time (us) at which it was read, 0 if it was ready at first look. */
 enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_run *run,
                                             long timeout_ms, cJSON **out, long *waited_ms,

@@ -35,6 +35,13 @@ static enum shim_role decide(const char *canonical, int session)
         /* 0 if the parent is gone: worker_open then tells a dead controller from none. */
         shim_proc.run.start = getppid() == shim_proc.run.pid
                                   ? shim_proc_starttime(shim_proc.run.pid) : 0;
+        /* The controller named its run with the start time it read of itself, which need not be
+         * what we read of it (coord.h, shim_start_same_process: qemu-user): take the name of
+         * the run file our parent published, by its pid, if there is one; stale ones of an
+         * earlier process with that pid are passed over. */
+        if (shim_proc.run.start)
+            shim_coord_find_run(shim_proc.dir, shim_proc.run.pid, shim_proc.run.start,
+                                &shim_proc.run.start);
         shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
         return SHIM_ROLE_WORKER; /* confirmed by worker_open, which may step aside */
     }

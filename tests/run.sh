@@ -3,15 +3,16 @@
 # end-to-end oracle's self-test, the end-to-end matrix against real testmon releases, the replay of
 # real projects' releases (e2e-real), the robustness checks of `make check-slow` (sanitizers,
 # valgrind, coverage, fuzz corpus replay), the Python package: `make wheel`, then the
-# installed-wheel tests (tests/wheel/run.py), and a new user's first minutes (tests/first-run:
-# README's quick start in a fresh venv, make demo).
+# installed-wheel tests (tests/wheel/run.py), a new user's first minutes (tests/first-run:
+# README's quick start in a fresh venv, make demo), and the aarch64 suite under emulation
+# (tests/aarch64/run.sh).
 # Each suite prints its own results; the last line adds them up as `N passed, N failed`.
-# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run limits the run (default: all);
+# SUITES=unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run,aarch64 limits the run (default: all);
 # e2e-quick (one cell, a few steps) only runs when named: make check is SUITES=unit,bats,e2e-quick.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run}
+SUITES=${SUITES:-unit,bats,e2e,e2e-off,e2e-real,slow,wheel,first-run,aarch64}
 total_pass=0 total_fail=0 status=0
 log_dir=${BUILD:-build}/test-logs
 mkdir -p "$log_dir"
@@ -75,6 +76,9 @@ suite wheel env -u LD_PRELOAD -u SHIM -u STEPS -u JOBS "$MAKE" -s wheel-test
 # README's quick start as written, in a fresh venv, then make demo (one at a time: both build the wheel)
 first_run_suite() { BATS_JOBS=1 bats_suite tests/first-run; }
 suite first-run first_run_suite
+# aarch64, emulated by qemu-user in an arm64 sysroot (tests/aarch64): the cross-built unit tests,
+# the aarch64 wheel's e2e cells against the serial oracle, its negative control, doctor
+suite aarch64 env -u AARCH64_WHEEL "$MAKE" -s e2e-aarch64
 # last, next to the count: which suites failed, for a log read from its end
 grep -h '^== [a-z0-9-]*: [0-9]* passed, [1-9][0-9]* failed' "$log_dir"/*.summary 2>/dev/null
 echo "$total_pass passed, $total_fail failed"

@@ -34,7 +34,8 @@ void tool_classify(const char *name, struct tool_file *out);
  * ./.testmon-shim.  0, or -1 if too long. */
 int tool_coord_dir(const char *dir, char *out, size_t outsz);
 
-/* Is the controller pid with that start time still the same live, non-zombie process? */
+/* Is the controller pid with that start time (as it read its own) still the same live,
+ * non-zombie process?  The library's rule: shim_start_same_process (shim/coord.h). */
 int tool_run_alive(long pid, unsigned long long start);
 /* Does a process with this pid exist (any start time)? */
 int tool_pid_exists(long pid);

@@ -98,22 +98,123 @@ def find_python(ver, explicit=None):
     return None, "no python%s found" % ver
 
 
-def venv_key(pyexe, packages):
+# ------------------------------------------------------------------ targets
+class Target:
+    """Where a cell's interpreters run.  "host": this machine, as always.  "aarch64": Debian's
+    arm64 CPython in the sysroot that tests/aarch64/sysroot.sh builds (cached in
+    .cache/aarch64), run by qemu-user in a chroot.  Every file under that sysroot has one
+    absolute path inside the chroot and outside it (the sysroot holds its own path as a symlink
+    to its /), so the runner writes projects and venvs there and reads logs, junit files and
+    databases as it does on the host; only the commands it starts go through
+    tests/aarch64/chroot.sh.  A venv there is made without emulated pip, which is slow: the
+    chroot's python makes it (--without-pip), the host's pip installs the pinned packages'
+    aarch64 wheels into it (--platform, --target) and the host's CPython of the same version
+    byte-compiles them (.pyc files do not depend on the CPU)."""
+    CHROOT = os.path.join(REPO, "tests", "aarch64", "chroot.sh")
+    SYSROOT = os.path.join(REPO, "tests", "aarch64", "sysroot.sh")
+
+    def __init__(self, name="host"):
+        if name not in ("host", "aarch64"):
+            raise ValueError("unknown target %r (host or aarch64)" % name)
+        self.name = name
+        self.root = None
+        self.cache = os.path.join(REPO, ".cache", "aarch64")
+
+    def prepare(self):
+        """Build or reuse the sysroot; None, or the reason it cannot be had (one line)."""
+        if self.name == "host":
+            return None
+        try:
+            r = subprocess.run([self.SYSROOT, self.cache], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=1200)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "tests/aarch64/sysroot.sh: %s" % e
+        if r.returncode != 0:
+            return (r.stderr.strip().splitlines() or ["sysroot.sh: exit %d" % r.returncode])[-1]
+        self.root = r.stdout.strip().splitlines()[-1]
+        return None
+
+    def wrap(self, cmd, cwd=None):
+        """The command line that runs cmd on this target, in cwd (under the sysroot)."""
+        if self.name == "host":
+            return list(cmd)
+        return [self.CHROOT, "-C", cwd or self.root] + list(cmd)
+
+    def under(self, default, name):
+        """Where the runner keeps its directory `name` (venvs, work dirs): on the host
+        `default`, else inside the sysroot, where the chroot sees it."""
+        return default if self.name == "host" else os.path.join(self.root, name)
+
+    def find_python(self, ver, explicit=None):
+        if self.name == "host":
+            return find_python(ver, explicit)
+        exe = "/usr/bin/python" + ver
+        try:
+            out = subprocess.run(self.wrap([exe, "-c", PROBE]), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+            res = out.stdout.strip().partition(" ")[0] if out.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired):
+            res = None
+        if res != ver:
+            return None, "aarch64: no python%s in the sysroot %s" % (ver, self.root)
+        return exe, "the arm64 sysroot (tests/aarch64/sysroot.sh), emulated"
+
+    def host_pip(self):
+        """A pip on the host: the runner's own, else one in a venv under the cache."""
+        if subprocess.run([sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=120).returncode == 0:
+            return [sys.executable, "-m", "pip"]
+        venv = os.path.join(self.cache, "hostpip")
+        py = os.path.join(venv, "bin", "python")
+        if not os.path.exists(py):
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=600)
+        return [py, "-m", "pip"]
+
+    def fill_venv(self, path, pyexe, ver, packages, env):
+        """Make the venv `path` with the sysroot's interpreter and install packages (aarch64
+        wheels only); returns what is installed, one name==version a line."""
+        subprocess.run(self.wrap([pyexe, "-m", "venv", "--without-pip", path]), check=True,
+                       timeout=600, stdout=subprocess.DEVNULL)
+        site = os.path.join(path, "lib", "python" + ver, "site-packages")
+        nodot = ver.replace(".", "")
+        penv = dict(env, PIP_CACHE_DIR=os.path.join(self.cache, "pip-cache"))
+        r = subprocess.run(self.host_pip() + [
+            "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--upgrade",
+            "--target", site, "--platform", "manylinux2014_aarch64", "--python-version", ver,
+            "--implementation", "cp", "--abi", "cp" + nodot, "--only-binary=:all:"] +
+            list(packages), timeout=900, env=penv, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, universal_newlines=True)
+        if r.returncode != 0:
+            raise RuntimeError("pip install (aarch64 wheels) failed for %s:\n%s" % (
+                path, r.stdout[-3000:]))
+        hostpy = shutil.which("/usr/bin/python" + ver) or shutil.which("python" + ver)
+        if hostpy:  # else the emulated interpreter compiles what it imports, at every start
+            subprocess.run([hostpy, "-m", "compileall", "-q", "-j", "2", site],
+                           stdout=subprocess.DEVNULL, timeout=600)
+        return "".join(sorted("%s\n" % d[:-len(".dist-info")].replace("-", "==", 1)
+                              for d in os.listdir(site) if d.endswith(".dist-info")))
+
+
+HOST = Target("host")
+
+
+def venv_key(pyexe, packages, target=HOST):
     # the interpreter's real path too: builds of one CPython (Debian's python3.11 and the
     # static-SQLite ones built from its libpython) share sys.version
-    full = subprocess.run([pyexe, "-c", "import os, sys; print(sys.version, "
-                                        "os.path.realpath(sys.executable))"],
-                          stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
+    full = subprocess.run(target.wrap([pyexe, "-c", "import os, sys; print(sys.version, "
+                                                    "os.path.realpath(sys.executable))"]),
+                          stdout=subprocess.PIPE, universal_newlines=True, timeout=120).stdout
     h = hashlib.sha256(json.dumps([full, sorted(packages)]).encode()).hexdigest()
     return h[:10]
 
 
-def ensure_venv(root, release, ver, pyexe, packages, log=print, prefix="tm", stamp=".e2e-ok"):
+def ensure_venv(root, release, ver, pyexe, packages, log=print, prefix="tm", stamp=".e2e-ok",
+                target=HOST):
     """Create (once) and return the venv dir for (release, interpreter):
     ROOT/<prefix><release>-py<X.Y>-<hash of interpreter and packages>.  The benchmarks use it
-    too (prefix "bench-", their own stamp file)."""
+    too (prefix "bench-", their own stamp file).  target: where the interpreter runs (Target)."""
     os.makedirs(root, exist_ok=True)
-    name = "%s%s-py%s-%s" % (prefix, release, ver, venv_key(pyexe, packages))
+    name = "%s%s-py%s-%s" % (prefix, release, ver, venv_key(pyexe, packages, target))
     path = os.path.join(root, name)
     stamp = os.path.join(path, stamp)
     if os.path.exists(stamp):
@@ -122,13 +223,19 @@ def ensure_venv(root, release, ver, pyexe, packages, log=print, prefix="tm", sta
         fcntl.flock(lockf, fcntl.LOCK_EX)
         if os.path.exists(stamp):
             return path
-        log("creating venv %s" % name)
+        log("creating venv %s%s" % (name, "" if target.name == "host" else
+                                        " (%s, emulated)" % target.name))
         shutil.rmtree(path, ignore_errors=True)
-        subprocess.run([pyexe, "-m", "venv", path], check=True, timeout=600)
-        vpy = os.path.join(path, "bin", "python")
         env = dict(os.environ)
         for k in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV", "PYTHONHOME", "LD_PRELOAD"):
             env.pop(k, None)
+        if target.name != "host":
+            freeze = target.fill_venv(path, pyexe, ver, packages, env)
+            with open(stamp, "w") as f:
+                f.write(freeze)
+            return path
+        subprocess.run([pyexe, "-m", "venv", path], check=True, timeout=600)
+        vpy = os.path.join(path, "bin", "python")
         r = subprocess.run([vpy, "-m", "pip", "install", "--disable-pip-version-check",
                             "-q"] + list(packages), timeout=900, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -83,10 +83,11 @@ def set_preload(env, shim_lib, first, with_shim):
         env.pop("LD_PRELOAD", None)
 
 
-def run_pytest(venv, proj, args, env, timeout, log_path, launcher=None):
+def run_pytest(venv, proj, args, env, timeout, log_path, launcher=None, target=envs.HOST):
     """Run pytest in proj (`python -m pytest`, or the launcher's command line, which calls
-    pytest.main()); never hangs (process group killed on timeout)."""
-    cmd = (launcher or [envs.venv_python(venv), "-m", "pytest"]) + args
+    pytest.main()) on the target (envs.Target); never hangs (process group killed on
+    timeout)."""
+    cmd = target.wrap((launcher or [envs.venv_python(venv), "-m", "pytest"]) + args, proj)
     t0 = time.time()
     p = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -237,8 +238,8 @@ def run_cell(cell, ctx):
                 f.write(text)
     patterns = pins["error_patterns"]
     timeout = ctx["timeout"]
-    # the wheel's plugin must do what the preloaded shim does
-    pins_mode = "on" if ctx["mode"] == "wheel" else ctx["mode"]
+    # the wheel's plugin must do what the preloaded shim does; switched off, upstream's bug shows
+    pins_mode = {"wheel": "on", "wheel-off": "off"}.get(ctx["mode"], ctx["mode"])
     expected = expected_for(pins, rel, ver, pins_mode)
     launcher = None
     wanted = ctx["steps"]
@@ -284,23 +285,27 @@ def run_cell(cell, ctx):
             env = base_env(fakesite, use_venv)
             set_preload(env, ctx["shim_lib"], ctx["preload_first"],
                         kind == "xdist" and ctx["mode"] == "on")
-            if ctx["mode"] == "wheel":  # no LD_PRELOAD: the plugin's job; the oracle without it
+            if ctx["mode"] in ("wheel", "wheel-off"):  # no LD_PRELOAD: the plugin's job
                 kept = [p for p in split_preload(env.get("LD_PRELOAD", ""))
                         if os.path.basename(p) != "libtestmon_shim.so"]
                 if kept:
                     env["LD_PRELOAD"] = ":".join(kept)
                 else:
                     env.pop("LD_PRELOAD", None)
-                extra = extra + (["-p", "no:testmon_shim"] if kind == "serial" else [])
+                # the oracle without the plugin; wheel-off (the negative control with the wheel
+                # installed): the xdist run without it too
+                if kind == "serial" or ctx["mode"] == "wheel-off":
+                    extra = extra + ["-p", "no:testmon_shim"]
             args = common + extra + ["--junitxml=" + junit]
             log = os.path.join(logs, "%02d-%s-%s.log" % (i, step.name, kind))
             jobs[kind] = (use_venv, proj, args, env, timeout, log, launcher, junit)
         if ctx["parallel_copies"]:
             with concurrent.futures.ThreadPoolExecutor(2) as ex:
-                futs = {k: ex.submit(run_pytest, *v[:7]) for k, v in jobs.items()}
+                futs = {k: ex.submit(run_pytest, *v[:7], target=ctx["target"])
+                        for k, v in jobs.items()}
                 runs = {k: f.result() for k, f in futs.items()}
         else:
-            runs = {k: run_pytest(*v[:7]) for k, v in jobs.items()}
+            runs = {k: run_pytest(*v[:7], target=ctx["target"]) for k, v in jobs.items()}
         for k in runs:
             runs[k]["results"] = oracle.parse_junit(jobs[k][7])
             runs[k]["errors"] = oracle.find_errors(runs[k]["output"], patterns)
@@ -356,7 +361,7 @@ def run_cell(cell, ctx):
         expected = {k: v for k, v in expected.items() if k in dict(step_tags)}
     # without the shim (the negative control) upstream may lose its documented races at any
     # step: oracle.cell_verdict tolerates exactly their faces there, and says so
-    off = ctx["mode"] == "off"
+    off = ctx["mode"] in ("off", "wheel-off")
     verdict, problems, tolerated = oracle.cell_verdict(
         step_tags, expected, oracle_problems, any_face=off,
         races=races_for(pins, rel) if off else None)
@@ -511,10 +516,16 @@ def parse_args(argv):
     ap.add_argument("--python", default=os.environ.get("PYTHON", ""),
                     help="comma-separated X.Y versions or interpreter paths (filter + hint)")
     ap.add_argument("--shim", default=os.environ.get("SHIM", "on") or "on",
-                    choices=["on", "off", "wheel"],
+                    choices=["on", "off", "wheel", "wheel-off"],
                     help="wheel: no LD_PRELOAD; the venvs have --wheel installed, whose pytest "
                          "plugin brings the library into the xdist runs (the serial runs get "
-                         "-p no:testmon_shim)")
+                         "-p no:testmon_shim); wheel-off: the same venvs, both runs with "
+                         "-p no:testmon_shim (a negative control: pins' 'off' expectations)")
+    ap.add_argument("--target", default=os.environ.get("TARGET") or "host",
+                    choices=["host", "aarch64"],
+                    help="where the cells' interpreters run: aarch64 is Debian's arm64 CPython "
+                         "emulated in the sysroot of tests/aarch64/sysroot.sh (venvs and work "
+                         "dirs inside it; results in BUILD/e2e-aarch64-results.json)")
     ap.add_argument("--wheel", default=os.environ.get("WHEEL", ""),
                     help="the testmon-shim wheel for --shim wheel (its own venvs, whl-*)")
     ap.add_argument("--shim-lib", default=os.environ.get("SHIM_LIB", ""),
@@ -535,10 +546,15 @@ def parse_args(argv):
                     help="the companion cells of companions.json (a second SQLite in the test "
                          "processes, another sqlite3 module): with the others, none, or only "
                          "them")
+    ap.add_argument("--companion", action="append", default=[],
+                    help="only this companion of companions.json (repeatable; default: all)")
     ap.add_argument("--companions-file", default=os.path.join(HERE, "companions.json"))
     ap.add_argument("--build", default=os.environ.get("BUILD") or "build",
                     help="build dir (relative to the repo unless absolute)")
     ap.add_argument("--venvs", default=os.path.join(REPO, ".venvs"))
+    ap.add_argument("--results", default="",
+                    help="the results file, in the build dir unless absolute (default: "
+                         "e2e-results.json, e2e-<target>-results.json for another target)")
     ap.add_argument("--steps", default=os.environ.get("STEPS", ""),
                     help="comma-separated step names (debugging; fresh always runs)")
     ap.add_argument("--keep-work", action="store_true")
@@ -568,7 +584,7 @@ def main(argv=None):
         if not os.path.exists(p):
             say("e2e: --preload-first/SHIM_PRELOAD_FIRST: %s does not exist" % p)
             return 2
-    if a.shim == "wheel" and not os.path.isfile(a.wheel):
+    if a.shim in ("wheel", "wheel-off") and not os.path.isfile(a.wheel):
         say("e2e: --shim wheel needs --wheel PATH of a built wheel (make wheel); got %r" % a.wheel)
         return 2
     releases = [r.strip() for r in a.testmon.split(",") if r.strip()] or list(pins["releases"])
@@ -597,8 +613,14 @@ def main(argv=None):
     companions = load_pins(a.companions_file)
     if a.companions != "none" and a.launchers != "only" and (
             not ver_filter or companions["python"] in ver_filter):
+        for name in a.companion:
+            if name not in companions["companions"]:
+                say("e2e: --companion %s is not in %s (known: %s)" % (
+                    name, a.companions_file, ", ".join(companions["companions"])))
+                return 2
         cells += [Cell(r, companions["python"], prof, companion=name)
                   for name, comp in companions["companions"].items()
+                  if not a.companion or name in a.companion
                   for r, prof in comp["releases"].items() if r in releases]
     if (a.launchers != "none" and a.companions != "only"
             and (not ver_filter or launch["python"] in ver_filter)):
@@ -614,7 +636,14 @@ def main(argv=None):
         p = pins["releases"][c.release]["partner"].get(c.ver)
         if p and not c.launcher and not c.companion:  # those do not change interpreters
             needed.add(p)
-    pythons = {v: envs.find_python(v, explicit) for v in sorted(needed)}
+    target = envs.Target(a.target)
+    why = target.prepare()
+    if why:
+        say("e2e: the %s target cannot be had: %s" % (a.target, why))
+        return 2
+    if target.name != "host" and a.venvs == os.path.join(REPO, ".venvs"):
+        a.venvs = target.under(a.venvs, "venvs")
+    pythons = {v: target.find_python(v, explicit) for v in sorted(needed)}
     for v, (exe, how) in sorted(pythons.items()):
         if exe:
             say("e2e: python%s = %s (%s)" % (v, exe, how))
@@ -642,11 +671,11 @@ def main(argv=None):
         if companion:
             pk = pk + companions["companions"][companion]["packages"]
         prefix = "tm"
-        if a.shim == "wheel":  # the wheel's path names its content (tests/wheel/run.py)
+        if a.shim in ("wheel", "wheel-off"):  # the wheel's path names its content
             pk, prefix = pk + [os.path.abspath(a.wheel)], "whl-"
         try:
             return job, envs.ensure_venv(a.venvs, rel, v, pythons[v][0], pk, log=say,
-                                         prefix=prefix)
+                                         prefix=prefix, target=target)
         except Exception as e:  # reported per cell
             return job, e
     t_v = time.time()
@@ -659,11 +688,13 @@ def main(argv=None):
         len(venvs), time.time() - t_v, a.shim,
         " (%s)" % ":".join(preload_first + [shim_lib]) if a.shim == "on" else "",
         len(cells), a.jobs))
-    workroot = os.path.join(build, "e2e-work")
+    workroot = target.under(os.path.join(build, "e2e-work"), "e2e-work")
+    if a.results:  # runs that keep their own results may run at once: their own work dirs too
+        workroot = os.path.join(workroot, os.path.splitext(os.path.basename(a.results))[0])
     os.makedirs(workroot, exist_ok=True)
     ctx = {"pins": pins, "pythons": pythons, "venvs": venvs, "workroot": workroot,
            "mode": a.shim, "shim_lib": shim_lib, "preload_first": preload_first,
-           "launch": launch, "companions": companions,
+           "launch": launch, "companions": companions, "target": target,
            "timeout": pins.get("timeout_seconds", 120),
            "keep_work": a.keep_work, "verbose": a.verbose,
            "steps": [s for s in a.steps.split(",") if s],
@@ -709,10 +740,12 @@ def main(argv=None):
            "pythons": {v: p[0] for v, p in pythons.items()},
            "summary": {"passed": n_pass, "failed": n_fail, "skipped": n_skip},
            "cells": results}
-    with open(os.path.join(build, "e2e-results.json"), "w") as f:
+    out["target"] = target.name
+    results_path = os.path.join(build, a.results or (
+        "e2e-results.json" if target.name == "host" else "e2e-%s-results.json" % target.name))
+    with open(results_path, "w") as f:
         json.dump(out, f, indent=1, sort_keys=False)
-    say("e2e: %.0f s, results in %s" % (time.time() - t_start,
-                                        os.path.join(build, "e2e-results.json")))
+    say("e2e: %.0f s, results in %s" % (time.time() - t_start, results_path))
     say_failures("e2e", results, lambda r: "%s on %s%s" % (
         r["release"], r["python"],
         " (launcher %s, %s)" % (r["launcher"], r["profile"]) if r.get("launcher") else ""))

@@ -133,8 +133,16 @@ static void test_run_alive(void)
     errno = ERRNO_MARK;
     CHECK(shim_run_alive(&self), "self is alive");
     CHECK_EQ_INT(errno, ERRNO_MARK);
-    struct shim_run reused = {getpid(), self.start + 1};
-    CHECK(!shim_run_alive(&reused), "same pid, different start: a reused pid");
+    struct shim_run reused = {getpid(), self.start - 1};
+    CHECK(!shim_run_alive(&reused), "same pid, an earlier start: a run of a reused pid");
+    /* qemu-user answers a process's own /proc/self/stat 3-4 ticks later than others read it */
+    struct shim_run later = {getpid(), self.start + 4};
+    CHECK(shim_run_alive(&later), "the controller's own reading, a few ticks later: alive");
+    long hz = sysconf(_SC_CLK_TCK);
+    struct shim_run far = {getpid(), self.start + (unsigned long long)hz * SHIM_START_SKEW_MAX_S};
+    CHECK(shim_run_alive(&far), "%d s later: still within the skew", SHIM_START_SKEW_MAX_S);
+    far.start++;
+    CHECK(!shim_run_alive(&far), "beyond the skew: not this process");
     struct shim_run zero = {0, self.start}, neg = {-1, self.start};
     CHECK(!shim_run_alive(&zero), "pid 0");
     CHECK(!shim_run_alive(&neg), "pid -1");
@@ -162,6 +170,58 @@ static void test_run_alive(void)
     CHECK_EQ_INT(shim_proc_starttime(child), z.start);
     CHECK(!shim_run_alive(&z), "a zombie is not alive");
     waitpid(child, NULL, 0);
+}
+
+/* shim_start_same_process: the order, not equality (coord.h) */
+static void test_start_rule(void)
+{
+    CHECK(shim_start_same_process(100, 100), "equal");
+    CHECK(shim_start_same_process(104, 100), "the controller read itself later (qemu-user)");
+    CHECK(!shim_start_same_process(99, 100), "recorded by a process that started earlier: stale");
+    CHECK(!shim_start_same_process(1, 100), "long before");
+    CHECK(!shim_start_same_process(100, 0), "nothing seen: the process is gone");
+    unsigned long long skew = (unsigned long long)sysconf(_SC_CLK_TCK) * SHIM_START_SKEW_MAX_S;
+    CHECK(shim_start_same_process(100 + skew, 100), "at the bound");
+    CHECK(!shim_start_same_process(101 + skew, 100), "beyond it");
+}
+
+/* A worker finds its controller's run by the controller's pid: the start time in the name is
+ * what the controller read of itself, which may differ from what the worker reads. */
+static void test_find_run(void)
+{
+    const char *T = unit_tmpdir();
+    long pid = getpid();
+    unsigned long long seen = shim_proc_starttime(pid), start = 0;
+    char p[PATH_MAX];
+    CHECK_EQ_INT(shim_coord_find_run(T, pid, seen, &start), 0);
+    /* stale runs of earlier processes with this pid, other pids, other kinds of file */
+    const char *other[] = {"run-%ld-1.json", "run-%ld-%llu.journal-1-gw0-2.json",
+                           "run-%ld-%llu.joined", "run-%ld-%llu.db", "run-%ld0-%llu.json",
+                           "run-+%ld-%llu.json", "run-%ld-%llux.json", ".run-%ld-%llu.json.tmp.1.1"};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        char name[128];
+        snprintf(name, sizeof name, other[i], pid, seen + 4);
+        snprintf(p, sizeof p, "%s/%s", T, name);
+        unit_write_file(p, "{}");
+    }
+    snprintf(p, sizeof p, "%s/run-%ld-%llu.json", T, pid, seen - 1);
+    unit_write_file(p, "{}");
+    errno = ERRNO_MARK;
+    CHECK_EQ_INT(shim_coord_find_run(T, pid, seen, &start), 0);
+    CHECK_EQ_INT(errno, ERRNO_MARK);
+    CHECK_EQ_INT(start, 0);
+    /* the controller's run, named 4 ticks later than we read it (qemu-user) */
+    snprintf(p, sizeof p, "%s/run-%ld-%llu.json", T, pid, seen + 4);
+    unit_write_file(p, "{}");
+    CHECK_EQ_INT(shim_coord_find_run(T, pid, seen, &start), 1);
+    CHECK_EQ_INT(start, seen + 4);
+    /* one named as we read it is closer */
+    snprintf(p, sizeof p, "%s/run-%ld-%llu.json", T, pid, seen);
+    unit_write_file(p, "{}");
+    CHECK_EQ_INT(shim_coord_find_run(T, pid, seen, &start), 1);
+    CHECK_EQ_INT(start, seen);
+    snprintf(p, sizeof p, "%s/missing", T);
+    CHECK_EQ_INT(shim_coord_find_run(p, pid, seen, &start), -1);
 }
 
 static void test_coord_dir(void)
@@ -768,6 +828,8 @@ int main(void)
     unit_watchdog(20);
     RUN(test_starttime);
     RUN(test_run_alive);
+    RUN(test_start_rule);
+    RUN(test_find_run);
     RUN(test_coord_dir);
     RUN(test_ensure_dir);
     RUN(test_dir_state);

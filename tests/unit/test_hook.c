@@ -36,7 +36,7 @@ static long (*volatile call_second)(long, long) = second_fn;
 static long (*orig_target)(long, long), (*orig_second)(long, long);
 static int calls;
 static long repl_target(long a, long b) { calls++; return orig_target(a, b) + 1000; }
-static long repl_second(long a, long b) { calls++; return orig_second(a, b) - 1; }
+static __attribute__((unused)) long repl_second(long a, long b) { calls++; return orig_second(a, b) - 1; }
 
 static void symbols(void)
 {
@@ -52,7 +52,12 @@ static void symbols(void)
     /* the same program stripped of its symbol table, and files that are not ELF */
     char stripped[PATH_MAX], cmd[PATH_MAX * 2 + 64], text[PATH_MAX];
     snprintf(stripped, sizeof stripped, "%s/stripped", unit_tmpdir());
-    snprintf(cmd, sizeof cmd, "objcopy --strip-all /proc/%d/exe %s", (int)getpid(), stripped);
+    /* this program's path as it reads its own /proc/self/exe: objcopy reading /proc/<pid>/exe
+     * under qemu-user would find the emulator there, not this program */
+    char self[PATH_MAX];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
+    snprintf(cmd, sizeof cmd, "objcopy --strip-all '%s' %s", self, stripped);
     if (system(cmd) == 0)
         CHECK_EQ_INT(shim_elfsym_lookup(stripped, names, 4, s), SHIM_ELFSYM_STRIPPED);
     else
@@ -100,6 +105,7 @@ static size_t size_of(void *fn)
     return shim_elfsym_lookup(shim_object_path(&o), names, 1, &s) == 1 ? s.size : 0;
 }
 
+#if defined(__x86_64__)
 static void hooked(void)
 {
     /* through the volatile pointers: GCC knows these functions have no side effects and would
@@ -154,6 +160,24 @@ static void counts_out_of_range(void)
     CHECK(memcmp(before, (void *)&target_fn, sizeof before) == 0, "nothing written");
     CHECK(h[0].trampoline == NULL, "no trampoline");
 }
+#else
+/* Elsewhere (aarch64) the hook refuses, with the reason static.c passes on to the line the
+ * controller says, and changes nothing. */
+static void refused_elsewhere(void)
+{
+    uint8_t before[16];
+    memcpy(before, (void *)&target_fn, sizeof before);
+    long want = call_target(7, 1);
+    struct shim_hook h[1] = {{(void *)&target_fn, size_of((void *)&target_fn),
+                              (void *)&repl_target, NULL}};
+    char why[256] = "";
+    CHECK_EQ_INT(shim_hook_install(h, 1, why, sizeof why), -1);
+    CHECK_CONTAINS(why, "implemented for x86-64 only");
+    CHECK(memcmp(before, (void *)&target_fn, sizeof before) == 0, "nothing written");
+    CHECK(h[0].trampoline == NULL, "no trampoline");
+    CHECK(call_target(7, 1) == want && calls == 0, "still the original");
+}
+#endif
 
 int main(void)
 {
@@ -165,7 +189,7 @@ int main(void)
     RUN_FORKED(all_or_none);
     RUN_FORKED(counts_out_of_range);
 #else
-    unit_skip("hooks are implemented for x86-64 only");
+    RUN_FORKED(refused_elsewhere);
 #endif
     return unit_finish();
 }

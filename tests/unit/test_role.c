@@ -84,6 +84,25 @@ static int child_steps(const char *mode)
             return 5;
         return 0;
     }
+    if (strcmp(mode, "worker-find") == 0) { /* our parent published a run, or only stale ones */
+        setenv("PYTEST_XDIST_WORKER", "gw1", 1);
+        snprintf(a, sizeof a, "%s/d/.testmondata", t);
+        if (shim_role_for_open(a, SQLITE_OPEN_READWRITE) != SHIM_ROLE_WORKER)
+            return 1;
+        unsigned long long want = strtoull(getenv("UNIT_WANT_START"), NULL, 10);
+        cJSON *out = NULL;
+        long waited;
+        long long us;
+        enum shim_wait_result w =
+            shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, 1000, &out, &waited, &us);
+        cJSON_Delete(out);
+        if (want) /* found by our parent's pid, named with the start it read of itself */
+            return shim_proc.run.start != want ? 2 : w != SHIM_WAIT_READY ? 3 : 0;
+        /* only a stale run of an earlier process with our parent's pid: none of our parent */
+        if (shim_proc.run.start != shim_proc_starttime(getppid()))
+            return 4;
+        return w != SHIM_WAIT_MISSING ? 5 : 0;
+    }
     return 99;
 }
 
@@ -212,6 +231,35 @@ static void test_worker_refused(void)
     unsetenv("PYTEST_XDIST_WORKER");
 }
 
+/* The worker names its controller's run as the controller did, although they read the
+ * controller's start time differently (qemu-user: the controller's own reading is a few ticks
+ * later), and still passes over a stale run of an earlier process with the same pid. */
+static void test_worker_finds_run(void)
+{
+    char d[PATH_MAX], dir[PATH_MAX], a[PATH_MAX], name[128], stale[128], text[PATH_MAX + 64];
+    snprintf(d, sizeof d, "%s/d", T);
+    mkdir(d, 0700);
+    snprintf(a, sizeof a, "%s/.testmondata", d);
+    snprintf(dir, sizeof dir, "%s/.testmon-shim", d);
+    mkdir(dir, 0700);
+    snprintf(text, sizeof text, "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\"}", a);
+    /* a run of a dead process that had this pid before us */
+    struct shim_run old = {getpid(), 1};
+    shim_coord_run_name(&old, stale, sizeof stale);
+    strcat(stale, ".json");
+    CHECK_EQ_INT(shim_coord_write(dir, stale, text), 0);
+    char *const argv[] = {"python3", "-m", "xdist", NULL};
+    CHECK_EQ_INT(spawn("worker-find", argv, "UNIT_WANT_START=0"), 0);
+    /* our run, with the start time we read of ourselves plus 4 ticks, as under qemu-user */
+    struct shim_run self = {getpid(), shim_proc_starttime(getpid()) + 4};
+    shim_coord_run_name(&self, name, sizeof name);
+    strcat(name, ".json");
+    CHECK_EQ_INT(shim_coord_write(dir, name, text), 0);
+    static char want[64];
+    snprintf(want, sizeof want, "UNIT_WANT_START=%llu", self.start);
+    CHECK_EQ_INT(spawn("worker-find", argv, want), 0);
+}
+
 int main(void)
 {
     const char *mode = getenv("UNIT_ROLE_MODE");
@@ -231,5 +279,6 @@ int main(void)
     RUN(test_controller);
     RUN_FORKED(worker_without_run);
     RUN(test_worker_refused);
+    RUN(test_worker_finds_run);
     return unit_finish();
 }

@@ -70,6 +70,9 @@ static void become_worker(const char *id)
     shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir);
     shim_proc.run.pid = getppid();
     shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
+    /* the controller's own reading names the run (qemu-user reads it later than we do) */
+    shim_coord_find_run(shim_proc.dir, shim_proc.run.pid, shim_proc.run.start,
+                        &shim_proc.run.start);
     shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "%s", id);
     shim_proc.role = SHIM_ROLE_WORKER;

@@ -4,12 +4,15 @@
 #                                      the same against shim objects built another way
 #   UNIT_CFLAGS / UNIT_LDFLAGS         extra flags for the test programs only
 #   UNIT_RUN='valgrind -q'             a prefix for each test program
+#   OBJCOPY                            the target's objcopy (a cross build: aarch64-linux-gnu-objcopy;
+#                                      tests/aarch64/unit.sh)
 # Each program links all of the shim's objects (they define no sqlite3_* symbol) and the real
 # libsqlite3; test_real_dl deliberately links no libsqlite3.
 UNIT_BUILD   ?= $(BUILD)/tests/unit
 UNIT_CFLAGS  ?=
 UNIT_LDFLAGS ?=
 UNIT_RUN     ?=
+OBJCOPY      ?= objcopy
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(UNIT_BUILD)/%)
 UNIT_OBJS   = $(SHIM_OBJS)
@@ -29,7 +32,7 @@ $(UNIT_BUILD)/libhidden.so: tests/unit/fixtures/hidden.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
 $(UNIT_BUILD)/libhidden-stripped.so: $(UNIT_BUILD)/libhidden.so
-	objcopy --strip-all $< $@
+	$(OBJCOPY) --strip-all $< $@
 $(UNIT_BUILD)/test_hook: $(UNIT_BUILD)/libhidden.so $(UNIT_BUILD)/libhidden-stripped.so
 # test_real_dl resolves from an SQLite that lacks what the shim needs
 $(UNIT_BUILD)/liboldsqlite.so: tests/unit/fixtures/oldsqlite.c
