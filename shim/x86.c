@@ -8,7 +8,7 @@
 /* Operand shape of an opcode: whether a ModRM byte follows, and the immediate's size
  * (IMM_Z: 4 bytes, or 2 with a 0x66 prefix; IMM_V: IMM_Z, or 8 with REX.W). */
 enum { NONE = 0, MODRM = 1 };
-enum { IMM0 = 0, IMM8 = 1, IMM16 = 2, IMM_Z = 3, IMM_V = 4 };
+enum { IMM0 = 0, IMM8 = 1, IMM_Z = 2, IMM_V = 3 };
 
 struct form {
     unsigned char ok, modrm, imm;
@@ -150,7 +150,7 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
         else if (mod == 2)
             i += 4;
     }
-    size_t imm = f.imm == IMM8 ? 1 : f.imm == IMM16 ? 2
+    size_t imm = f.imm == IMM8 ? 1
                : f.imm == IMM_Z ? (opsize16 ? 2 : 4)
                : f.imm == IMM_V ? (rexw ? 8 : opsize16 ? 2 : 4) : 0;
     if (branch) {
