@@ -6,9 +6,9 @@
 #include "log.h"
 #include "object.h"
 #include "proc.h"
+#include "pyapi.h"
 #include "real.h"
 #include "role.h"
-#include "session.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <errno.h>
@@ -26,16 +26,7 @@ const char *shim_static_why(void) { return why; }
 
 /* --- stepping aside: the one line at the first datafile connect (an audit hook) --- */
 
-struct py_audit_api {
-    int (*add_hook)(int (*)(const char *, void *, void *), void *);
-    void *(*tuple_item)(void *, long);
-    void *(*fspath)(void *);
-    const char *(*utf8)(void *);
-    char *(*bytes)(void *);
-    void (*decref)(void *);
-    void (*err_clear)(void);
-};
-static struct py_audit_api py;
+static struct shim_pyapi py;
 
 /* The path a sqlite3.connect event names, into buf; 0 if it is not a path. */
 static int connect_path(void *args, char *buf, size_t bufsz)
@@ -77,24 +68,16 @@ static int audit(const char *event, void *args, void *data)
 
 static void watch_connects(void)
 {
-    py.add_hook = (int (*)(int (*)(const char *, void *, void *), void *))dlsym(
-        RTLD_DEFAULT, "PySys_AddAuditHook");
-    py.tuple_item = (void *(*)(void *, long))dlsym(RTLD_DEFAULT, "PyTuple_GetItem");
-    py.fspath = (void *(*)(void *))dlsym(RTLD_DEFAULT, "PyOS_FSPath");
-    py.utf8 = (const char *(*)(void *))dlsym(RTLD_DEFAULT, "PyUnicode_AsUTF8");
-    py.bytes = (char *(*)(void *))dlsym(RTLD_DEFAULT, "PyBytes_AsString");
-    py.decref = (void (*)(void *))dlsym(RTLD_DEFAULT, "Py_DecRef");
-    py.err_clear = (void (*)(void))dlsym(RTLD_DEFAULT, "PyErr_Clear");
-    dlerror();
-    if (py.add_hook && py.tuple_item && py.fspath && py.utf8 && py.bytes && py.decref &&
+    shim_pyapi_find(&py);
+    if (py.add_audit_hook && py.tuple_item && py.fspath && py.utf8 && py.bytes && py.decref &&
         py.err_clear)
-        py.add_hook(audit, NULL); /* Python 3.8+; allowed before Py_Initialize */
+        py.add_audit_hook(audit, NULL); /* Python 3.8+; allowed before Py_Initialize */
 }
 
 /* --- reaching it --- */
 
-/* Hook the wrapped entry points found in `object`; fill the table.  0, or -1 with why set. */
-static int reach(const struct shim_object *o, void *const *wrappers)
+/* Hook the wrapped entry points found in `o`; fill the table.  0, or -1 with why set. */
+static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
 {
     const char *names[SHIM_REAL_COUNT];
     struct shim_elfsym syms[SHIM_REAL_COUNT];
@@ -156,7 +139,7 @@ void shim_static_init(void *const wrappers[SHIM_REAL_COUNT])
         errno = saved;
         return;
     }
-    if (reach(&o, wrappers) == 0)
+    if (hook_sqlite_in(&o, wrappers) == 0)
         shim_log_debug("SQLite linked into %s: its entry points are hooked", why);
     else
         watch_connects();
