@@ -76,6 +76,28 @@ static void watch_connects(void)
 
 /* --- reaching it --- */
 
+/* SQLite's functions as found, and which of them are hooked (hooks[h] is function of[h]). */
+struct found {
+    void *fns[SHIM_REAL_COUNT];
+    int of[SHIM_REAL_COUNT];
+};
+
+/* The table of real functions: each hooked one's trampoline, the others as found.  Filled before
+ * the first entry point is written (hook.h's `ready`): another thread may call through a hook
+ * as soon as it is there. */
+static void publish(const struct shim_hook *hooks, int n, void *arg)
+{
+    const struct found *f = arg;
+    void *fns[SHIM_REAL_COUNT];
+    memcpy(fns, f->fns, sizeof fns);
+    for (int h = 0; h < n; h++)
+        if (hooks[h].trampoline)
+            fns[f->of[h]] = hooks[h].trampoline;
+    shim_real_set_all(fns);
+}
+
+static struct shim_park_stats held;
+
 /* Hook the wrapped entry points found in `o`; fill the table.  0, or -1 with why set. */
 static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
 {
@@ -98,7 +120,7 @@ static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
         snprintf(why, sizeof why, "%s cannot be read to find SQLite in it", path);
         return -1;
     }
-    void *fns[SHIM_REAL_COUNT];
+    struct found f;
     struct shim_hook hooks[SHIM_REAL_COUNT];
     int n = 0;
     for (int i = 0; i < SHIM_REAL_COUNT; i++) {
@@ -106,19 +128,20 @@ static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
             snprintf(why, sizeof why, "%s is not in the symbol table of %s", names[i], path);
             return -1;
         }
-        fns[i] = syms[i].value ? (void *)(o->bias + syms[i].value) : NULL;
-        if (wrappers[i] && fns[i])
-            hooks[n++] = (struct shim_hook){fns[i], syms[i].size, wrappers[i], NULL};
+        f.fns[i] = syms[i].value ? (void *)(o->bias + syms[i].value) : NULL;
+        if (wrappers[i] && f.fns[i]) {
+            f.of[n] = i;
+            hooks[n++] = (struct shim_hook){f.fns[i], syms[i].size, wrappers[i], NULL};
+        }
     }
     char hwhy[400];
-    if (shim_hook_install(hooks, n, hwhy, sizeof hwhy) != 0) {
+    if (shim_hook_install(hooks, n, publish, &f, &held, hwhy, sizeof hwhy) != 0) {
+        /* Nothing hooked (or a hook that could not be taken out, whose trampoline stays): the
+         * table must not lead to a trampoline that is gone. */
+        publish(hooks, n, &f);
         snprintf(why, sizeof why, "%s: %s", path, hwhy);
         return -1;
     }
-    for (int i = 0, h = 0; i < SHIM_REAL_COUNT; i++)
-        if (wrappers[i] && fns[i])
-            fns[i] = hooks[h++].trampoline;
-    shim_real_set_all(fns);
     state = SHIM_STATIC_HOOKED;
     snprintf(why, sizeof why, "%s", path);
     return 0;
@@ -140,7 +163,9 @@ void shim_static_init(void *const wrappers[SHIM_REAL_COUNT])
         return;
     }
     if (hook_sqlite_in(&o, wrappers) == 0)
-        shim_log_debug("SQLite linked into %s: its entry points are hooked", why);
+        shim_log_debug("SQLite linked into %s: its entry points are hooked (%d other threads "
+                       "held meanwhile, %d of them moved to a trampoline)", why, held.threads,
+                       held.moved);
     else
         watch_connects();
     errno = saved;
