@@ -80,6 +80,15 @@ print(errors or "no error")' "$SHIM"
     [[ "$stderr" == *"its entry points are hooked (4 other threads held meanwhile"* ]] || { echo "$stderr"; false; }
 }
 
+@test "the hook's instruction decoder agrees with Zydis on the entry of every function of both emulated interpreters" {
+    # built with the default flags whatever BUILD says: it checks the decoder, not a build of it
+    make -s -C "$ROOT" BUILD=build build/tests/unit/test_x86_ref >&2
+    run "$ROOT/build/tests/unit/test_x86_ref" "$EXE" "$STATIC/shared/lib/libpython3.11.so.1.0"
+    assert_success
+    assert_line --regexp "^  $EXE \(.symtab and .dynsym\): [0-9]{4,} entries, [0-9]+ accepted, [0-9]+ refused, 0 mismatches"
+    assert_line --regexp "libpython3.11.so.1.0 \(.symtab and .dynsym\): [0-9]{4,} entries, [0-9]+ accepted, [0-9]+ refused, 0 mismatches"
+}
+
 @test "on the static interpreter a plain script opening the datafile stays a bystander" {
     "$EXE" "$FAKE" controller "$WORK" --workers 0 >/dev/null
     preloaded "$EXE" -c "import sqlite3; sqlite3.connect('$WORK/.testmondata').execute('insert into metadata values (\"k\", \"v\")').connection.commit()"
