@@ -75,5 +75,6 @@ $(UNIT_BUILD)/test_pymod: UNIT_LDFLAGS += -rdynamic
 
 $(UNIT_BUILD)/%: tests/unit/%.c tests/unit/unit.h tests/unit/runfile.h tests/common/testdb.h $(UNIT_OBJS) $(wildcard shim/*.h) tests/unit/unit.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(UNIT_CFLAGS) $(CJSON_CFLAGS) -Ishim -o $@ $< $(UNIT_OBJS) \
+	$(CC) $(WARN) $(CFLAGS) $(UNIT_CFLAGS) $(if $(findstring --coverage,$(CFLAGS)),-DUNIT_COVERAGE) \
+		$(CJSON_CFLAGS) -Ishim -o $@ $< $(UNIT_OBJS) \
 		$(UNIT_LDFLAGS) $(UNIT_LIBS)
