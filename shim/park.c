@@ -360,7 +360,8 @@ done:
         break;
     case TIMEOUT:
         snprintf(why, whysz, "thread %d did not stop within %d ms to be held while code is "
-                 "rewritten (blocked in the kernel?)", culprit, SHIM_PARK_WAIT_MS);
+                 "rewritten (stopped by a debugger, or waiting in the kernel)", culprit,
+                 SHIM_PARK_WAIT_MS);
         break;
     }
     if (stats)
