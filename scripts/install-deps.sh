@@ -13,7 +13,8 @@
 #           reflink copy of the datafile), python3.11-dev (libpython3.11-pic.a), zlib1g-dev,
 #           libexpat1-dev and llvm (llvm-strip): the emulated python-build-standalone
 #           interpreters of tests/static/build-python.sh; patchelf (othersqlite.bats gives a copy
-#           of libsqlite3 its own SONAME, as auditwheel does)
+#           of libsqlite3 its own SONAME, as auditwheel does); libzydis-dev (test_x86_ref checks
+#           the hook's instruction decoder against Zydis)
 #   test    check and wheel, plus clang (libFuzzer, with its recommended compiler-rt) and
 #           valgrind: make check-slow, a suite of make test
 # Says on stderr what it installs; when nothing is missing it runs no apt-get and prints nothing.
@@ -27,7 +28,7 @@ pkgs_of() { # pkgs_of TARGET: its packages, one a line
         check) pkgs_of build
                printf '%s\n' binutils sqlite3 git python3 python3-venv bats bats-support \
                    bats-assert parallel xfsprogs python3.11-dev python3.11-venv zlib1g-dev \
-                   libexpat1-dev llvm patchelf ;;
+                   libexpat1-dev llvm patchelf libzydis-dev ;;
         test)  pkgs_of check; pkgs_of wheel; printf '%s\n' clang valgrind ;;
         *) echo "install-deps: unknown target '$1' (build, wheel, demo, check or test)" >&2
            return 2 ;;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Decode the path part of a file: URI into out.  Returns 0, or -1 if it is not a file. */
@@ -114,14 +113,4 @@ int shim_datafile_is_candidate(const char *canonical)
                 strcmp(want, canonical) == 0;
     errno = saved;
     return match;
-}
-
-int shim_datafile_identity(const char *path, dev_t *dev, ino_t *ino)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return 0;
 }

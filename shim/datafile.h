@@ -7,7 +7,6 @@
 #ifndef SHIM_DATAFILE_H
 #define SHIM_DATAFILE_H
 #include <stddef.h>
-#include <sys/types.h>
 
 #define SHIM_DATAFILE_BASENAME ".testmondata"
 /* The table of the datafile whose pre-run rows workers must see (controller.h, worker.h). */
@@ -27,7 +26,4 @@ int shim_datafile_canonical(const char *filename, int uri, char *out, size_t out
 /* Does the canonical path name a testmon datafile by name: basename .testmondata, or the file
  * that $TESTMON_DATAFILE names?  Identity (which one, this process) is role.c's business. */
 int shim_datafile_is_candidate(const char *canonical);
-
-/* dev/ino of an existing path; 0 on success. */
-int shim_datafile_identity(const char *path, dev_t *dev, ino_t *ino);
 #endif

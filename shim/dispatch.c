@@ -51,12 +51,17 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
         break;
     case SHIM_ROLE_WORKER:
         rc = shim_worker_open(filename, ppDb, flags, vfs);
-        if (rc == SHIM_WORKER_STEP_ASIDE) {
-            shim_role_step_aside();
-            rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
-            shim_unmanaged_worker(); /* gw0 says why, if it is not deliberate */
-        } else if (rc == SHIM_WORKER_REFUSED) {
-            rc = fail_open(ppDb);
+        if (rc < 0) { /* not SQLite's: worker.h's outcome */
+            switch ((enum shim_worker_outcome)rc) {
+            case SHIM_WORKER_STEP_ASIDE:
+                shim_role_step_aside();
+                rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
+                shim_unmanaged_worker(); /* gw0 says why, if it is not deliberate */
+                break;
+            case SHIM_WORKER_REFUSED:
+                rc = fail_open(ppDb);
+                break;
+            }
         }
         break;
     default:

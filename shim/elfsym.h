@@ -3,7 +3,8 @@
  * An interpreter with SQLite linked in (python-build-standalone, as uv installs it) keeps
  * SQLite's functions only as local symbols: hidden from the dynamic linker (.dynsym, dlsym), but
  * listed in .symtab unless the file was stripped with --strip-all.  This reads .symtab from the
- * file on disk; nothing is loaded or resolved. */
+ * file on disk; nothing is loaded or resolved.  (.dynsym can be walked too: the hook's tests read
+ * every function of a stripped library that way.) */
 #ifndef SHIM_ELFSYM_H
 #define SHIM_ELFSYM_H
 #include <stddef.h>
@@ -24,4 +25,10 @@ struct shim_elfsym {
  * name defined twice at different addresses counts as not found (ambiguous). */
 int shim_elfsym_lookup(const char *path, const char *const *names, int n,
                        struct shim_elfsym *out);
+
+/* Call fn(arg, name, sym) for every defined function (STT_FUNC) of the .symtab of `path`, or of
+ * its .dynsym when `dynamic` is set, in table order, until fn returns non-zero.  Returns 0, or an
+ * enum above (STRIPPED: the file has no such table). */
+typedef int (*shim_elfsym_fn)(void *arg, const char *name, const struct shim_elfsym *sym);
+int shim_elfsym_each(const char *path, int dynamic, shim_elfsym_fn fn, void *arg);
 #endif

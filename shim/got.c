@@ -1,8 +1,8 @@
 /* got.c: see got.h. */
 #include "got.h"
+#include "maps.h"
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,48 +150,6 @@ int shim_got_find_at(const void *addr, const char *const names[], int n, void **
 
 /* --- writing --- */
 
-/* The protection of each slot's page, from one pass over /proc/self/maps; -1 where unknown. */
-static void page_protections(void **const slots[], int n, uintptr_t pagesz, int prot[])
-{
-    for (int i = 0; i < n; i++)
-        prot[i] = -1;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    char buf[8192];
-    size_t have = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        buf[have] = 0;
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = 0;
-            unsigned long lo, hi;
-            char perms[8];
-            if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
-                int p = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-                        (perms[2] == 'x' ? PROT_EXEC : 0);
-                for (int i = 0; i < n; i++) {
-                    uintptr_t page = (uintptr_t)slots[i] & ~(pagesz - 1);
-                    if (slots[i] && page >= lo && page < hi)
-                        prot[i] = p;
-                }
-            }
-            line = nl + 1;
-        }
-        have -= (size_t)(line - buf);
-        memmove(buf, line, have);
-        if (have == sizeof buf - 1) /* a line longer than the buffer: a path; skip its rest */
-            have = 0;
-    }
-    close(fd);
-}
-
 int shim_got_write(void **const slots[], void *const values[], int n, int *written, char *why,
                    size_t whysz)
 {
@@ -203,7 +161,10 @@ int shim_got_write(void **const slots[], void *const values[], int n, int *writt
         snprintf(why, whysz, "more than %d slots at once", SHIM_GOT_MAX);
         return -1;
     }
-    page_protections(slots, n, pagesz, prot);
+    uintptr_t at[SHIM_GOT_MAX];
+    for (int i = 0; i < n; i++)
+        at[i] = (uintptr_t)slots[i];
+    shim_maps_prot(at, n, prot); /* -1 for a NULL slot: none is written */
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         if (!slots[i])

@@ -83,8 +83,8 @@ __attribute__((constructor)) static void shim_init(void)
     void *wrappers[SHIM_REAL_COUNT];
     shim_open_fn opens[SHIM_MAX_PYMODS];
     shim_wrappers(wrappers, opens);
-    /* A Python with SQLite linked in is hooked now, while this is the only thread (static.h);
-     * a sqlite3 module is watched (pymod.h). */
+    /* A Python with SQLite linked in is hooked now (static.h: with any other thread held while
+     * its code is written); a sqlite3 module is watched (pymod.h). */
     shim_static_init(wrappers);
     if (!shim_config.disabled)
         shim_pymod_init(wrappers, opens);

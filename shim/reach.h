@@ -1,10 +1,12 @@
 /* reach.h: a pytest --testmon that never reached the shim says so when it exits.
  *
- * LD_PRELOAD can only stand in for functions that are looked up through the dynamic linker.  An
- * interpreter with SQLite linked into it (python-build-standalone, as uv, rye and mise install
- * it) calls its own copy, so the shim sees nothing and the run fails exactly as without it.  The
- * one trace such a run leaves is the datafile itself: testmon wrote it while the shim never saw
- * it opened.  At exit, a pytest process that asked for testmon (on its command line, in
+ * The shim reaches SQLite through a sqlite3 module's import slots (pymod.h) or, in an
+ * interpreter with SQLite linked in, through hooks on its entry points (static.h).  Where neither
+ * can be had (a sqlite3 module with SQLite linked into it and hidden: no slot to rewrite; an
+ * interpreter whose hooks could not go in, where static.h's audit hook did not say so already:
+ * a Python without audit hooks), the shim sees nothing and the run fails exactly as without it.
+ * The one trace such a run leaves is the datafile itself: testmon wrote it while the shim never
+ * saw it opened.  At exit, a pytest process that asked for testmon (on its command line, in
  * PYTEST_ADDOPTS, or in its configuration file) checks for that and prints one line, instead of
  * silently doing nothing.  Started through pytest.main(), pytest is recognised where its command
  * line shows it: `python -c` code calling pytest.main(), PyCharm's _jb_pytest_runner.py, VS
@@ -24,9 +26,10 @@
  * working directory for $TESTMON_DATAFILE); else 0. */
 int shim_reach_missed(const char *cmdline, size_t n, const char *addopts, const char *datafile,
                       const struct timespec *since, char *out, size_t outsz);
-/* At exit: if no datafile was opened through the shim, no libsqlite3.so is loaded (with it, the
- * shim was reachable: testmon 1.x controllers under xdist leave the datafile to their workers),
- * and shim_reach_missed says one was written, print the one line. */
+/* At exit: if no datafile was opened through the shim, no sqlite3 module is watched (with one,
+ * the shim was reachable: testmon 1.x controllers under xdist leave the datafile to their
+ * workers), static.h's audit hook did not say why already, and shim_reach_missed says one was
+ * written, print the one line. */
 void shim_reach_check_at_exit(void);
 /* In a forked child: stay silent at exit (the parent, if it is the pytest, speaks). */
 void shim_reach_after_fork(void);

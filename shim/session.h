@@ -5,10 +5,10 @@
  * a project's run_tests.py, `python -c`.  Their command lines name no pytest.  What they share is
  * the interpreter's state when testmon opens its datafile: pytest's session module (_pytest.main)
  * and testmon's plugin (testmon.pytest_testmon) are imported.  The shim asks CPython through its
- * C API, found at run time in the global scope (the shim never links libpython: most processes
- * it lands in are not Python), holding the GIL for a dictionary look-up: CPython releases the GIL
- * around sqlite3_open_v2, so the opening thread takes it back the way any C callback does
- * (PyGILState_Ensure/Release).  Costs one look-up per process, at its first datafile open. */
+ * C API (pyapi.h: found at run time, the shim never links libpython), holding the GIL for a
+ * dictionary look-up: CPython releases the GIL around sqlite3_open_v2, so the opening thread
+ * takes it back the way any C callback does (PyGILState_Ensure/Release).  Costs one look-up per
+ * process, at its first datafile open. */
 #ifndef SHIM_SESSION_H
 #define SHIM_SESSION_H
 
@@ -17,7 +17,7 @@
  * be called with a shim lock held: it may wait for the GIL. */
 int shim_session_witness(void);
 
-/* The modules the witness looks for (exposed for tests and `testmon-shim doctor`). */
+/* The modules the witness looks for (exposed for tests). */
 #define SHIM_SESSION_PYTEST_MODULE "_pytest.main"
 #define SHIM_SESSION_TESTMON_MODULE "testmon.pytest_testmon"
 #endif

@@ -6,9 +6,9 @@
 #include "log.h"
 #include "object.h"
 #include "proc.h"
+#include "pyapi.h"
 #include "real.h"
 #include "role.h"
-#include "session.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <errno.h>
@@ -26,16 +26,7 @@ const char *shim_static_why(void) { return why; }
 
 /* --- stepping aside: the one line at the first datafile connect (an audit hook) --- */
 
-struct py_audit_api {
-    int (*add_hook)(int (*)(const char *, void *, void *), void *);
-    void *(*tuple_item)(void *, long);
-    void *(*fspath)(void *);
-    const char *(*utf8)(void *);
-    char *(*bytes)(void *);
-    void (*decref)(void *);
-    void (*err_clear)(void);
-};
-static struct py_audit_api py;
+static struct shim_pyapi py;
 
 /* The path a sqlite3.connect event names, into buf; 0 if it is not a path. */
 static int connect_path(void *args, char *buf, size_t bufsz)
@@ -77,24 +68,38 @@ static int audit(const char *event, void *args, void *data)
 
 static void watch_connects(void)
 {
-    py.add_hook = (int (*)(int (*)(const char *, void *, void *), void *))dlsym(
-        RTLD_DEFAULT, "PySys_AddAuditHook");
-    py.tuple_item = (void *(*)(void *, long))dlsym(RTLD_DEFAULT, "PyTuple_GetItem");
-    py.fspath = (void *(*)(void *))dlsym(RTLD_DEFAULT, "PyOS_FSPath");
-    py.utf8 = (const char *(*)(void *))dlsym(RTLD_DEFAULT, "PyUnicode_AsUTF8");
-    py.bytes = (char *(*)(void *))dlsym(RTLD_DEFAULT, "PyBytes_AsString");
-    py.decref = (void (*)(void *))dlsym(RTLD_DEFAULT, "Py_DecRef");
-    py.err_clear = (void (*)(void))dlsym(RTLD_DEFAULT, "PyErr_Clear");
-    dlerror();
-    if (py.add_hook && py.tuple_item && py.fspath && py.utf8 && py.bytes && py.decref &&
+    shim_pyapi_find(&py);
+    if (py.add_audit_hook && py.tuple_item && py.fspath && py.utf8 && py.bytes && py.decref &&
         py.err_clear)
-        py.add_hook(audit, NULL); /* Python 3.8+; allowed before Py_Initialize */
+        py.add_audit_hook(audit, NULL); /* Python 3.8+; allowed before Py_Initialize */
 }
 
 /* --- reaching it --- */
 
-/* Hook the wrapped entry points found in `object`; fill the table.  0, or -1 with why set. */
-static int reach(const struct shim_object *o, void *const *wrappers)
+/* SQLite's functions as found, and which of them are hooked (hooks[h] is function of[h]). */
+struct found {
+    void *fns[SHIM_REAL_COUNT];
+    int of[SHIM_REAL_COUNT];
+};
+
+/* The table of real functions: each hooked one's trampoline, the others as found.  Filled before
+ * the first entry point is written (hook.h's `ready`): another thread may call through a hook
+ * as soon as it is there. */
+static void publish(const struct shim_hook *hooks, int n, void *arg)
+{
+    const struct found *f = arg;
+    void *fns[SHIM_REAL_COUNT];
+    memcpy(fns, f->fns, sizeof fns);
+    for (int h = 0; h < n; h++)
+        if (hooks[h].trampoline)
+            fns[f->of[h]] = hooks[h].trampoline;
+    shim_real_set_all(fns);
+}
+
+static struct shim_park_stats held;
+
+/* Hook the wrapped entry points found in `o`; fill the table.  0, or -1 with why set. */
+static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
 {
     const char *names[SHIM_REAL_COUNT];
     struct shim_elfsym syms[SHIM_REAL_COUNT];
@@ -115,7 +120,7 @@ static int reach(const struct shim_object *o, void *const *wrappers)
         snprintf(why, sizeof why, "%s cannot be read to find SQLite in it", path);
         return -1;
     }
-    void *fns[SHIM_REAL_COUNT];
+    struct found f;
     struct shim_hook hooks[SHIM_REAL_COUNT];
     int n = 0;
     for (int i = 0; i < SHIM_REAL_COUNT; i++) {
@@ -123,19 +128,20 @@ static int reach(const struct shim_object *o, void *const *wrappers)
             snprintf(why, sizeof why, "%s is not in the symbol table of %s", names[i], path);
             return -1;
         }
-        fns[i] = syms[i].value ? (void *)(o->bias + syms[i].value) : NULL;
-        if (wrappers[i] && fns[i])
-            hooks[n++] = (struct shim_hook){fns[i], syms[i].size, wrappers[i], NULL};
+        f.fns[i] = syms[i].value ? (void *)(o->bias + syms[i].value) : NULL;
+        if (wrappers[i] && f.fns[i]) {
+            f.of[n] = i;
+            hooks[n++] = (struct shim_hook){f.fns[i], syms[i].size, wrappers[i], NULL};
+        }
     }
     char hwhy[400];
-    if (shim_hook_install(hooks, n, hwhy, sizeof hwhy) != 0) {
+    if (shim_hook_install(hooks, n, publish, &f, &held, hwhy, sizeof hwhy) != 0) {
+        /* Nothing hooked (or a hook that could not be taken out, whose trampoline stays): the
+         * table must not lead to a trampoline that is gone. */
+        publish(hooks, n, &f);
         snprintf(why, sizeof why, "%s: %s", path, hwhy);
         return -1;
     }
-    for (int i = 0, h = 0; i < SHIM_REAL_COUNT; i++)
-        if (wrappers[i] && fns[i])
-            fns[i] = hooks[h++].trampoline;
-    shim_real_set_all(fns);
     state = SHIM_STATIC_HOOKED;
     snprintf(why, sizeof why, "%s", path);
     return 0;
@@ -156,8 +162,10 @@ void shim_static_init(void *const wrappers[SHIM_REAL_COUNT])
         errno = saved;
         return;
     }
-    if (reach(&o, wrappers) == 0)
-        shim_log_debug("SQLite linked into %s: its entry points are hooked", why);
+    if (hook_sqlite_in(&o, wrappers) == 0)
+        shim_log_debug("SQLite linked into %s: its entry points are hooked (%d other threads "
+                       "held meanwhile, %d of them moved to a trampoline)", why, held.threads,
+                       held.moved);
     else
         watch_connects();
     errno = saved;

@@ -3,25 +3,25 @@
  *
  * There _sqlite3 and SQLite are inside the executable (or libpython), SQLite's functions are
  * hidden from the dynamic linker and called directly: there is no import slot to rewrite
- * (pymod.h).  Their addresses are
- * still in the file's full symbol table (.symtab: uv installs builds stripped of debug
- * information only).  So, once, in the library's constructor (one thread, before Python
- * starts):
- *   1. PyInit__sqlite3 resolvable at load means _sqlite3 is built in (an extension module is not
- *      loaded yet); only processes named python* or pytest* look;
- *   2. every function of real.h is looked up in that object's .symtab (elfsym.h) and the table
- *      of real functions is filled from it (real.h: shim_real_set_all);
+ * (pymod.h).  Their addresses are still in the file's full symbol table (.symtab: uv installs
+ * builds stripped of debug information only).  So, once, in the library's constructor (before
+ * Python starts when the library is preloaded; in the running interpreter when the pytest plugin
+ * loads it, whose other threads are then held while code is written: hook.h):
+ *   1. PyInit__sqlite3 resolvable at load means _sqlite3 is built in (an extension module that
+ *      defines it is not in the global scope); only processes named python* or pytest* look;
+ *   2. every function of real.h is looked up in that object's .symtab (elfsym.h);
  *   3. the entry points of the wrapped functions (wrappers.h) are hooked (hook.h) to jump to
- *      those wrappers; the table points at the trampolines, which run the originals.
+ *      those wrappers; the table of real functions (real.h: shim_real_set_all) is filled, with
+ *      the trampolines, which run the originals, before the first entry point is written.
  * From then on a call from _sqlite3 takes exactly the path a managed module's call takes
  * (pymod.h): the same wrappers, dispatch and policies; SQLite's calls to its own API reach the
  * hooks too and are nested calls.  Nothing here is a second policy.  This is the only place the
  * shim writes code: elsewhere it rewrites import slots, which are data.
  * Where that cannot be done (the symbol table stripped with --strip-all, a function missing, an
  * instruction the hook does not know, a system that forbids writing code, not x86-64), the
- * process steps aside: an audit hook (PySys_AddAuditHook, which Python allows before it starts)
- * watches sqlite3.connect, and the first connect to a testmon datafile by a process that is not
- * an xdist worker prints one line naming the reason. */
+ * process steps aside: an audit hook (PySys_AddAuditHook, which Python allows before it starts
+ * too) watches sqlite3.connect, and the first connect to a testmon datafile by a process that
+ * is not an xdist worker prints one line naming the reason. */
 #ifndef SHIM_STATIC_H
 #define SHIM_STATIC_H
 #include "real.h"

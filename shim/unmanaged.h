@@ -2,7 +2,11 @@
  *
  * A preloaded shim that silently does nothing leaves the user with the upstream error and no
  * clue.  Each reason is said by one process of the run, once:
- *   - SQLite the shim cannot reach (linked into the interpreter): the controller, at exit (reach.h);
+ *   - SQLite the shim cannot reach (linked into a sqlite3 module and hidden, or into an
+ *     interpreter whose entry points could not be hooked): the controller, at its first datafile
+ *     open (static.h's audit hook) or at exit (reach.h);
+ *   - a second sqlite3 module with its own SQLite opening the datafile: the process, once
+ *     (shim_unmanaged_other_sqlite below);
  *   - a coordination directory the controller cannot use: the controller, when it tries;
  *   - bad settings (TESTMON_SHIM_LOG, TESTMON_SHIM_TIMEOUT): the controller; the workers of a
  *     managed run inherited the same settings and stay quiet;
@@ -21,8 +25,9 @@
 void shim_unmanaged_worker(void);
 
 /* An open of `filename` through a sqlite3 module (`module`, its file) whose SQLite is not the one
- * the shim manages (pymod.h): if it is the datafile and this process is a run's controller or
- * worker, say once that it steps aside. */
+ * the shim manages (pymod.h: another module opened the datafile first): if it is the datafile and
+ * this process is a run's controller or worker, say so once.  The open itself passes through to
+ * that module's SQLite, unmanaged (dispatch.c). */
 void shim_unmanaged_other_sqlite(const char *filename, int flags, const char *module);
 
 /* What the parent `pid` holds open, compared with `datafile` (canonical): 1 the same file, 2 a

@@ -28,10 +28,15 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-enum { SHIM_WORKER_STEP_ASIDE = -1000, SHIM_WORKER_REFUSED = -1001 };
+/* What shim_worker_open returns instead of an SQLite result code.  Those are never negative
+ * (primary codes 0 to 101, extended ones primary | n << 8), these always are: a caller tells the
+ * two apart by the sign before it treats anything as SQLite's. */
+enum shim_worker_outcome {
+    SHIM_WORKER_STEP_ASIDE = -1, /* no managed controller: open normally */
+    SHIM_WORKER_REFUSED = -2,    /* the controller died or timed out; the reason is on stderr */
+};
 
-/* Returns an SQLite result code, or STEP_ASIDE (no managed controller: open normally), or
- * REFUSED (the controller died or timed out; a one-line reason is on stderr). */
+/* Returns an SQLite result code (>= 0), or an outcome above (< 0). */
 int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
 
 /* Writes to a shadow view: materialise the tables it writes, then prepare again.

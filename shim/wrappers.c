@@ -10,7 +10,8 @@
 
 /* The path of a managed process's calls on connections it does not manage, first thing in every
  * wrapper but the opens: no managed connection, so the real function, by a tail jump.  The table
- * is filled before any slot or hook leads here (real.h), so the entry is never NULL.  Everything
+ * is filled before any slot or hook leads here (real.h; a hook's trampoline is in it before the
+ * hook's jump is written, hook.h), so the entry is never NULL.  Everything
  * else lives out of line (SLOW), so this path saves no register and sets up no frame. */
 #define FAST_PATH(name, ...)                                                                     \
     do {                                                                                         \

@@ -8,16 +8,16 @@
 /* Operand shape of an opcode: whether a ModRM byte follows, and the immediate's size
  * (IMM_Z: 4 bytes, or 2 with a 0x66 prefix; IMM_V: IMM_Z, or 8 with REX.W). */
 enum { NONE = 0, MODRM = 1 };
-enum { IMM0 = 0, IMM8 = 1, IMM16 = 2, IMM_Z = 3, IMM_V = 4 };
+enum { IMM0 = 0, IMM8 = 1, IMM_Z = 2, IMM_V = 3 };
 
 struct form {
     unsigned char ok, modrm, imm;
 };
 
-static struct form one_byte(uint8_t op, int *branch, int *ends, int *rel8)
+static struct form one_byte(uint8_t op, int *branch, int *ends, int *rel8, int *call)
 {
     struct form f = {1, NONE, IMM0};
-    *branch = *ends = *rel8 = 0;
+    *branch = *ends = *rel8 = *call = 0;
     if (op < 0x40 && (op & 7) <= 3) /* ALU r/m forms (0F, the prefixes: elsewhere) */
         f.modrm = MODRM;
     else if (op < 0x40 && (op & 7) == 4) /* ALU al, imm8 */
@@ -55,7 +55,7 @@ static struct form one_byte(uint8_t op, int *branch, int *ends, int *rel8)
     else if (op == 0xC3)
         *ends = 1;
     else if (op == 0xE8) /* call rel32 */
-        f.imm = IMM_Z, *branch = 1;
+        f.imm = IMM_Z, *branch = *call = 1;
     else if (op == 0xE9) /* jmp rel32 */
         f.imm = IMM_Z, *branch = *ends = 1;
     else if (op == 0xEB) /* jmp rel8 */
@@ -104,7 +104,7 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
         rexw = (p[i++] & 8) != 0;
     if (i >= avail)
         return 0;
-    int branch = 0, ends = 0, rel8 = 0, map0f = 0;
+    int branch = 0, ends = 0, rel8 = 0, call = 0, map0f = 0;
     struct form f;
     uint8_t op = p[i++];
     if (op == 0x0F) {
@@ -118,7 +118,7 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
             return 0;
         }
     } else {
-        f = one_byte(op, &branch, &ends, &rel8);
+        f = one_byte(op, &branch, &ends, &rel8, &call);
         if (!f.ok) {
             *why = "an instruction the hook does not know";
             return 0;
@@ -150,7 +150,7 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
         else if (mod == 2)
             i += 4;
     }
-    size_t imm = f.imm == IMM8 ? 1 : f.imm == IMM16 ? 2
+    size_t imm = f.imm == IMM8 ? 1
                : f.imm == IMM_Z ? (opsize16 ? 2 : 4)
                : f.imm == IMM_V ? (rexw ? 8 : opsize16 ? 2 : 4) : 0;
     if (branch) {
@@ -174,6 +174,7 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
      * the displacement to the end of the whole instruction, which is what we record. */
     out->len = (int)i;
     out->branch = branch;
+    out->call = call;
     out->ends = ends;
     *why = NULL;
     return (int)i;
@@ -182,12 +183,13 @@ int shim_x86_decode(const uint8_t *p, size_t avail, struct shim_x86_insn *out, c
 static int fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
 size_t shim_x86_relocate(const uint8_t *src, uintptr_t src_at, size_t avail, size_t need,
-                         uint8_t *dst, uintptr_t dst_at, size_t dstcap, size_t *dstlen,
-                         const char **why)
+                         uint8_t *dst, uintptr_t dst_at, size_t dstcap,
+                         struct shim_x86_moved *moved, const char **why)
 {
     size_t s = 0, d = 0;
-    int64_t targets[16];
+    int64_t targets[SHIM_X86_MAX_MOVED];
     int ntargets = 0;
+    memset(moved, 0, sizeof *moved);
     while (s < need) {
         struct shim_x86_insn in;
         if (!shim_x86_decode(src + s, avail - s, &in, why))
@@ -196,18 +198,28 @@ size_t shim_x86_relocate(const uint8_t *src, uintptr_t src_at, size_t avail, siz
             *why = "the function ends within the bytes the hook needs";
             return 0;
         }
-        if (dstcap - d < (size_t)in.len + 4) {
+        /* A thread inside the callee returns to the instruction after the call: inside the
+         * moved bytes, which the jump then overwrites.  After the last one is the place the
+         * trampoline jumps back to, unchanged. */
+        if (in.call && s + (size_t)in.len < need) {
+            *why = "a call within the bytes the hook needs";
+            return 0;
+        }
+        if (dstcap - d < (size_t)in.len + 4 || d > UINT16_MAX - 32) {
             *why = "trampoline too small";
             return 0;
         }
+        if (moved->n == SHIM_X86_MAX_MOVED) {
+            *why = "too many instructions in the bytes the hook moves";
+            return 0;
+        }
+        moved->src_off[moved->n] = (uint16_t)s;
+        moved->dst_off[moved->n] = (uint16_t)d;
+        moved->n++;
         int64_t end_src = (int64_t)(src_at + s + (size_t)in.len);
         if (in.branch) {
             int64_t target = end_src + in.disp;
-            if (ntargets == (int)(sizeof targets / sizeof *targets)) {
-                *why = "too many branches in the bytes the hook moves";
-                return 0;
-            }
-            targets[ntargets++] = target;
+            targets[ntargets++] = target; /* at most one per instruction */
             uint8_t op = src[s + (size_t)in.rel_at - 1];
             int wide = in.rel_at && !(in.len == in.rel_at + 1); /* already rel32 */
             size_t at;
@@ -253,7 +265,8 @@ size_t shim_x86_relocate(const uint8_t *src, uintptr_t src_at, size_t avail, siz
             *why = "a branch into the bytes the hook moves";
             return 0;
         }
-    *dstlen = d;
+    moved->src_len = s;
+    moved->dst_len = d;
     *why = NULL;
     return s;
 }

@@ -10,7 +10,9 @@ that does not exist.
 The objects are checked too, where they are built (REPO/$BUILD/shim/NAME.o, BUILD defaulting to
 build): a symbol an object uses must be defined by its own module or by one it includes, so the
 graph read from the symbol tables (nm) is the included one or part of it, and has no cycle
-either."""
+either.  A use is any undefined symbol, weak ones included (nm's `w` and `v`): a weak
+declaration that lets a lower module call a higher one when it is linked in is a back edge all
+the same, which the includes need not show."""
 import os
 import re
 import subprocess
@@ -73,7 +75,7 @@ if objs:
         used[m] = set()
         for line in out.splitlines():
             f = line.split()
-            if len(f) >= 2 and f[1] == "U":
+            if len(f) >= 2 and f[1] in ("U", "w", "v"):  # undefined: strong, or weak
                 used[m].add(f[0])
             elif len(f) >= 2 and f[1] in "TDBRVW" and f[1].isupper():
                 defined[f[0]] = m

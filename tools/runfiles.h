@@ -13,8 +13,7 @@
 #include <cJSON.h>
 #include <stddef.h>
 
-#include "../shim/safefile.h" /* the library's reader and its size limit */
-#define TOOL_COORD_MAX_BYTES SHIM_COORD_MAX_BYTES
+#include "../shim/safefile.h" /* the library's reader of coordination files */
 
 enum tool_file_kind {
     TF_OTHER = 0, TF_RUN, TF_WORKER, TF_JOURNAL, TF_TEMP, TF_JOINED, TF_COPY, TF_MARKER

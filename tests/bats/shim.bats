@@ -41,6 +41,16 @@ teardown() { common_teardown; }
     BUILD=build run "$PY" "$ROOT/tests/modgraph.py" fake2
     assert_failure
     assert_line "a.o uses b_f of b, whose header it does not include"
+    # a weak declaration (nm: w) is a use too: a lower module calling a higher one when it is
+    # linked in, with nothing included, is a back edge all the same
+    printf '| `b` | y | - |\n| `a` | x | - |\n' > fake2/shim/README.md
+    printf '__attribute__((weak)) int a_f(void);\nint b_f(void) { return a_f ? a_f() : 1; }\n' > fake2/shim/b.c
+    printf 'int a_f(void) { return 2; }\n' > fake2/shim/a.c
+    cc -c -o fake2/build/shim/a.o fake2/shim/a.c
+    cc -c -o fake2/build/shim/b.o fake2/shim/b.c
+    BUILD=build run "$PY" "$ROOT/tests/modgraph.py" fake2
+    assert_failure
+    assert_line "b.o uses a_f of a, whose header it does not include"
 }
 
 @test "exports exports.c's functions (version, the plugin's switch and role), no sqlite3_* symbol" {

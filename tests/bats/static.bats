@@ -50,6 +50,45 @@ run_and_check() { # run_and_check <python>
     run_and_check "$LIBPY"
 }
 
+@test "loaded with ctypes (as the pytest plugin loads it) while four threads call SQLite: they are held while the hooks go in, and no call goes wrong" {
+    # the runtime of a sanitizer build must come first; the library itself arrives through ctypes
+    run --separate-stderr env ${SHIM_PRELOAD_FIRST:+LD_PRELOAD=$SHIM_PRELOAD_FIRST} \
+        TESTMON_SHIM_LOG=debug "$EXE" -c '
+import ctypes, sqlite3, sys, threading, time
+stop, counts, errors = False, [0] * 4, []
+def work(i):
+    c = sqlite3.connect(":memory:", check_same_thread=False)
+    c.execute("create table t(x)")
+    try:
+        while not stop:
+            c.execute("insert into t values (?)", (i,))
+            counts[i] += 1
+            assert c.execute("select count(*) from t").fetchone()[0] == counts[i]
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+for t in threads: t.start()
+while min(counts) < 100: time.sleep(0.01)
+ctypes.CDLL(sys.argv[1])
+before = list(counts)
+while min(c - b for c, b in zip(counts, before)) < 100: time.sleep(0.01)
+stop = True
+for t in threads: t.join()
+print(errors or "no error")' "$SHIM"
+    assert_success
+    assert_output "no error"
+    [[ "$stderr" == *"its entry points are hooked (4 other threads held meanwhile"* ]] || { echo "$stderr"; false; }
+}
+
+@test "the hook's instruction decoder agrees with Zydis on the entry of every function of both emulated interpreters" {
+    # built with the default flags whatever BUILD says: it checks the decoder, not a build of it
+    make -s -C "$ROOT" BUILD=build build/tests/unit/test_x86_ref >&2
+    run "$ROOT/build/tests/unit/test_x86_ref" "$EXE" "$STATIC/shared/lib/libpython3.11.so.1.0"
+    assert_success
+    assert_line --regexp "^  $EXE \(.symtab and .dynsym\): [0-9]{4,} entries, [0-9]+ accepted, [0-9]+ refused, 0 mismatches"
+    assert_line --regexp "libpython3.11.so.1.0 \(.symtab and .dynsym\): [0-9]{4,} entries, [0-9]+ accepted, [0-9]+ refused, 0 mismatches"
+}
+
 @test "on the static interpreter a plain script opening the datafile stays a bystander" {
     "$EXE" "$FAKE" controller "$WORK" --workers 0 >/dev/null
     preloaded "$EXE" -c "import sqlite3; sqlite3.connect('$WORK/.testmondata').execute('insert into metadata values (\"k\", \"v\")').connection.commit()"

@@ -251,22 +251,6 @@ static void test_maybe(void)
     unsetenv("TESTMON_DATAFILE");
 }
 
-static void test_identity(void)
-{
-    dev_t d1 = 0, d2 = 0, d3 = 0;
-    ino_t i1 = 0, i2 = 0, i3 = 0;
-    char p[PATH_MAX + 64], q[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/filelink.db", T);
-    snprintf(q, sizeof q, "%s/real/my dir/.testmondata", T);
-    CHECK(shim_datafile_identity(REAL_DF, &d1, &i1) == 0, "identity of the file");
-    CHECK(shim_datafile_identity(p, &d2, &i2) == 0, "identity through a symlink");
-    CHECK(d1 == d2 && i1 == i2, "a symlink has the identity of its target");
-    CHECK(shim_datafile_identity(q, &d3, &i3) == 0, "identity of another file");
-    CHECK(!(d1 == d3 && i1 == i3), "two files differ");
-    snprintf(p, sizeof p, "%s/real/fresh.db", T);
-    CHECK(shim_datafile_identity(p, &d3, &i3) == -1, "a missing file has none");
-}
-
 int main(void)
 {
     unit_watchdog(20);
@@ -279,6 +263,5 @@ int main(void)
     RUN(test_too_long);
     RUN(test_candidates);
     RUN(test_maybe);
-    RUN(test_identity);
     return unit_finish();
 }

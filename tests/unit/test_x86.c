@@ -50,42 +50,52 @@ static void lengths(void)
 static void relocation(void)
 {
     uint8_t dst[64];
-    size_t dlen = 0;
+    struct shim_x86_moved mv;
     const char *why;
     /* push r15; push r14; lea rax, [rip+0x100]: the lea keeps its target */
     static const uint8_t a[] = {0x41, 0x57, 0x41, 0x56, 0x48, 0x8D, 0x05, 0, 1, 0, 0, 0xC3};
     uintptr_t src_at = 0x400000, dst_at = 0x500000;
-    size_t took = shim_x86_relocate(a, src_at, sizeof a, 5, dst, dst_at, sizeof dst, &dlen, &why);
+    size_t took = shim_x86_relocate(a, src_at, sizeof a, 5, dst, dst_at, sizeof dst, &mv, &why);
     CHECK_EQ_INT((int)took, 11);
-    CHECK_EQ_INT((int)dlen, 11);
+    CHECK_EQ_INT((int)mv.dst_len, 11);
+    CHECK(mv.n == 3 && mv.src_off[1] == 2 && mv.src_off[2] == 4 && mv.dst_off[2] == 4,
+          "each instruction's place in the source and the copy");
     int32_t disp;
     memcpy(&disp, dst + 7, 4);
     CHECK(dst_at + 11 + disp == src_at + 11 + 0x100, "lea re-aimed: %d", disp);
     /* je +0x20 (rel8), then 3 bytes: widened to 0F 84 rel32 with the same target */
     static const uint8_t b[] = {0x74, 0x20, 0x48, 0x89, 0xE5, 0xC3};
-    took = shim_x86_relocate(b, src_at, sizeof b, 5, dst, dst_at, sizeof dst, &dlen, &why);
+    took = shim_x86_relocate(b, src_at, sizeof b, 5, dst, dst_at, sizeof dst, &mv, &why);
     CHECK_EQ_INT((int)took, 5);
-    CHECK_EQ_INT((int)dlen, 9);
+    CHECK_EQ_INT((int)mv.dst_len, 9);
+    CHECK(mv.n == 2 && mv.src_off[1] == 2 && mv.dst_off[1] == 6, "the widened jcc moves the next one");
     CHECK(dst[0] == 0x0F && dst[1] == 0x84, "widened jcc");
     memcpy(&disp, dst + 2, 4);
     CHECK(dst_at + 6 + disp == src_at + 2 + 0x20, "jcc target kept");
     /* jmp rel32 at the entry (a tail call): re-aimed */
     static const uint8_t c[] = {0xE9, 0x10, 0, 0, 0};
-    took = shim_x86_relocate(c, src_at, sizeof c, 5, dst, dst_at, sizeof dst, &dlen, &why);
+    took = shim_x86_relocate(c, src_at, sizeof c, 5, dst, dst_at, sizeof dst, &mv, &why);
     CHECK_EQ_INT((int)took, 5);
     memcpy(&disp, dst + 1, 4);
     CHECK(dst_at + 5 + disp == src_at + 5 + 0x10, "tail jump re-aimed");
     /* refusals */
     static const uint8_t short_fn[] = {0x8D, 0x47, 0x01, 0xC3, 0x90, 0x90}; /* lea; ret */
     CHECK_EQ_INT((int)shim_x86_relocate(short_fn, src_at, sizeof short_fn, 5, dst, dst_at,
-                                        sizeof dst, &dlen, &why), 0);
+                                        sizeof dst, &mv, &why), 0);
     CHECK_CONTAINS(why, "ends");
     static const uint8_t into[] = {0x74, 0x01, 0x90, 0x90, 0x90, 0x90}; /* je into the 5 bytes */
     CHECK_EQ_INT((int)shim_x86_relocate(into, src_at, sizeof into, 5, dst, dst_at, sizeof dst,
-                                        &dlen, &why), 0);
+                                        &mv, &why), 0);
     CHECK_CONTAINS(why, "branch into");
+    /* a call must be the last instruction moved: a thread inside the callee returns after it */
+    static const uint8_t call_then[] = {0xE8, 1, 0, 0, 0, 0x55, 0xC3};
+    CHECK_EQ_INT((int)shim_x86_relocate(call_then, src_at, sizeof call_then, 6, dst, dst_at,
+                                        sizeof dst, &mv, &why), 0);
+    CHECK_CONTAINS(why, "a call within");
+    CHECK_EQ_INT((int)shim_x86_relocate(call_then, src_at, sizeof call_then, 5, dst, dst_at,
+                                        sizeof dst, &mv, &why), 5);
     CHECK_EQ_INT((int)shim_x86_relocate(a, src_at, sizeof a, 5, dst, src_at + (3ULL << 31),
-                                        sizeof dst, &dlen, &why), 0);
+                                        sizeof dst, &mv, &why), 0);
     CHECK_CONTAINS(why, "out of reach");
 }
 

@@ -243,6 +243,9 @@ static __attribute__((unused)) char *unit_capture_end(struct unit_capture *c)
 }
 
 /* ---- run checks in a forked child; its counts are added to ours ---- */
+#if defined(UNIT_COVERAGE) /* a --coverage build (unit.mk): libgcov's */
+void __gcov_dump(void);
+#endif
 static __attribute__((unused)) void unit_fork(void (*fn)(void), const char *name)
 {
     int p[2];
@@ -258,6 +261,9 @@ static __attribute__((unused)) void unit_fork(void (*fn)(void), const char *name
         unit_passed = unit_failed = 0;
         fn();
         unit_tmp_cleanup(); /* a temp dir the child made itself (_exit skips atexit) */
+#if defined(UNIT_COVERAGE) /* _exit skips the dump at exit: a forked case's lines would not count */
+        __gcov_dump();
+#endif
         int counts[2] = {unit_passed, unit_failed};
         ssize_t w = write(p[1], counts, sizeof counts);
         (void)w;
