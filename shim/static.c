@@ -58,9 +58,16 @@ static int audit(const char *event, void *args, void *data)
         !shim_config.disabled && shim_role_would_control()) {
         said = 1;
         shim_log_error("this Python has SQLite linked in and %s, so the shim cannot reach it and "
-                       "steps aside: pytest -n --testmon may fail as without it; use a Python "
-                       "whose symbol table is kept (uv's own builds keep it) or whose sqlite3 "
-                       "module loads libsqlite3.so (`testmon-shim doctor` checks one)", why);
+                       "steps aside: pytest -n --testmon may fail as without it; use %s "
+                       "(`testmon-shim doctor` checks one)", why,
+#if defined(__x86_64__)
+                       "a Python whose symbol table is kept (uv's own builds keep it) or whose "
+                       "sqlite3 module loads libsqlite3.so"
+#else
+                       "a Python whose sqlite3 module loads libsqlite3.so (Debian's python3, "
+                       "pyenv, deadsnakes): on this CPU the shim hooks no linked-in SQLite"
+#endif
+        );
     }
     errno = saved;
     return 0;

@@ -137,9 +137,9 @@ void shim_unmanaged_other_sqlite(const char *filename, int flags, const char *mo
         shim_datafile_is_candidate(canonical) && ((wid && *wid) || shim_role_would_control()) &&
         !atomic_exchange(&said, 1))
         shim_log_error("%s opens %s through %s, whose SQLite is not the one the shim manages "
-                       "here (another sqlite3 module opened the datafile first): this process "
-                       "steps aside and pytest -n --testmon runs as without the shim; let "
-                       "testmon and the project use one sqlite3 module", wid && *wid ? "this "
+                       "here (another sqlite3 module opened the datafile first): that connection "
+                       "is not managed, and pytest -n --testmon may fail as without the shim; "
+                       "let testmon and the project use one sqlite3 module", wid && *wid ? "this "
                        "worker" : "this controller", canonical, module);
     errno = saved;
 }
