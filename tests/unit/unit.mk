@@ -55,13 +55,13 @@ $(UNIT_BUILD)/test_hook: UNIT_CFLAGS += -DUNIT_BUILD_DIR='"$(abspath $(UNIT_BUIL
 # rpath: valgrind reports glibc's own over-read while it expands $ORIGIN.)
 $(UNIT_BUILD)/libgot.so: tests/unit/fixtures/gotlib.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,lazy -o $@ $< -lsqlite3
+	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,lazy -o $@ $< $(UNIT_LIBS)
 $(UNIT_BUILD)/libgot-now.so: tests/unit/fixtures/gotlib.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,relro,-z,now -o $@ $< -lsqlite3
+	$(CC) $(CFLAGS) -shared -fPIC -Wl,-z,relro,-z,now -o $@ $< $(UNIT_LIBS)
 $(UNIT_BUILD)/_sqlite3_fixture.so: tests/unit/fixtures/gotlib.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DSQLITE3_MODULE -shared -fPIC -o $@ $< -lsqlite3
+	$(CC) $(CFLAGS) -DSQLITE3_MODULE -shared -fPIC -o $@ $< $(UNIT_LIBS)
 $(UNIT_BUILD)/_sqlite3_hidden.so: tests/unit/fixtures/nomod.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
