@@ -56,28 +56,35 @@ static void read_dynamic(unsigned long bias, const ElfW(Dyn) *d, struct dyn *out
     }
 }
 
-/* Look through one relocation table for slots of `type`. */
+/* Look through one relocation table for the import slots of names[]. */
 static void scan(unsigned long bias, const struct dyn *dy, const ElfW(Rela) *r, size_t bytes,
-                 unsigned type, const char *const names[], int n, void **slots[])
+                 const char *const names[], int n, struct shim_got_import imports[])
 {
     for (size_t k = 0; r && k < bytes / sizeof *r; k++) {
-        if (ELF64_R_TYPE(r[k].r_info) != type || ELF64_R_SYM(r[k].r_info) == 0)
+        unsigned type = ELF64_R_TYPE(r[k].r_info);
+        if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || ELF64_R_SYM(r[k].r_info) == 0)
             continue;
         ElfW(Word) name_off = dy->symtab[ELF64_R_SYM(r[k].r_info)].st_name;
         if (name_off >= dy->strsz)
             continue;
         const char *name = dy->strtab + name_off;
-        for (int i = 0; i < n; i++)
-            if (names[i] && strcmp(name, names[i]) == 0)
-                slots[i] = (void **)(bias + r[k].r_offset);
+        for (int i = 0; i < n; i++) {
+            if (!names[i] || strcmp(name, names[i]) != 0)
+                continue;
+            void **slot = (void **)(bias + r[k].r_offset);
+            if (type == R_JUMP_SLOT)
+                imports[i].plt = slot;
+            else
+                imports[i].ptr = slot;
+        }
     }
 }
 
 int shim_got_find(unsigned long bias, const void *dynamic, const char *const names[], int n,
-                  void **slots[], char *why, size_t whysz)
+                  struct shim_got_import imports[], char *why, size_t whysz)
 {
     for (int i = 0; i < n; i++)
-        slots[i] = NULL;
+        imports[i] = (struct shim_got_import){NULL, NULL};
 #if !defined(R_JUMP_SLOT)
     (void)bias, (void)dynamic, (void)names;
     snprintf(why, whysz, "import slots are rewritten on x86-64 and aarch64 only");
@@ -91,13 +98,12 @@ int shim_got_find(unsigned long bias, const void *dynamic, const char *const nam
     }
     if (!dy.symtab || !dy.strtab)
         return 0;
-    /* JUMP_SLOTs first, GLOB_DATs over them: a function imported both ways is called through the
-     * PLT and read as a pointer through the GLOB_DAT; the latter is also what -fno-plt calls. */
-    scan(bias, &dy, dy.jmprel, dy.jmprelsz, R_JUMP_SLOT, names, n, slots);
-    scan(bias, &dy, dy.rela, dy.relasz, R_GLOB_DAT, names, n, slots);
+    /* DT_JMPREL holds the JUMP_SLOTs, DT_RELA the GLOB_DATs (and, in some links, both) */
+    scan(bias, &dy, dy.jmprel, dy.jmprelsz, names, n, imports);
+    scan(bias, &dy, dy.rela, dy.relasz, names, n, imports);
     int found = 0;
     for (int i = 0; i < n; i++)
-        found += slots[i] != NULL;
+        found += imports[i].plt || imports[i].ptr;
     return found;
 #endif
 }
@@ -131,12 +137,12 @@ static int find_dynamic(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
-int shim_got_find_at(const void *addr, const char *const names[], int n, void **slots[],
-                     char *why, size_t whysz)
+int shim_got_find_at(const void *addr, const char *const names[], int n,
+                     struct shim_got_import imports[], char *why, size_t whysz)
 {
     struct at_search s = {(uintptr_t)addr, 0, NULL, 0};
     for (int i = 0; i < n; i++)
-        slots[i] = NULL;
+        imports[i] = (struct shim_got_import){NULL, NULL};
     if (!addr || !dl_iterate_phdr(find_dynamic, &s) || !s.found) {
         snprintf(why, whysz, "no loaded object holds %p", addr);
         return -1;
@@ -145,7 +151,7 @@ int shim_got_find_at(const void *addr, const char *const names[], int n, void **
         snprintf(why, whysz, "it has no dynamic section");
         return -1;
     }
-    return shim_got_find(s.bias, s.dynamic, names, n, slots, why, whysz);
+    return shim_got_find(s.bias, s.dynamic, names, n, imports, why, whysz);
 }
 
 /* --- writing --- */

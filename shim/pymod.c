@@ -19,7 +19,7 @@
 struct pymod {
     uintptr_t lo, hi;                  /* the module's span */
     char name[PATH_MAX];               /* its file, for messages ("" for the program) */
-    void **slot[SHIM_REAL_COUNT];      /* its import slots of the wrapped functions */
+    struct shim_got_import imp[SHIM_REAL_COUNT]; /* its import slots of the wrapped functions */
     void *orig[SHIM_REAL_COUNT];       /* what they led to before the shim */
     uintptr_t sqlite_bias;             /* the SQLite it calls: that object's load bias */
     char sqlite_name[PATH_MAX];        /* and its file */
@@ -82,6 +82,34 @@ static void *resolved(void *value, uintptr_t lo, uintptr_t hi, void *handle, con
     return def;
 }
 
+/* What an import leads to now: its GLOB_DAT (bound at load) if it has one, else its JUMP_SLOT,
+ * resolved if still lazy.  NULL if nothing defines it (then it is left alone). */
+static void *import_target(const struct shim_got_import *imp, uintptr_t lo, uintptr_t hi,
+                           void *handle, const char *name)
+{
+    void **slot = imp->ptr ? imp->ptr : imp->plt;
+    return slot ? resolved(__atomic_load_n(slot, __ATOMIC_ACQUIRE), lo, hi, handle, name) : NULL;
+}
+
+/* Both slots of each import, and the value for each, into a flat list for shim_got_write;
+ * how many. */
+static int flatten(const struct shim_got_import imp[], void *const value[], int n, void **slots[],
+                   void *values[])
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (imp[i].plt) {
+            slots[k] = imp[i].plt;
+            values[k++] = value[i];
+        }
+        if (imp[i].ptr) {
+            slots[k] = imp[i].ptr;
+            values[k++] = value[i];
+        }
+    }
+    return k;
+}
+
 /* Remember why the module `name` cannot be watched; -1. */
 static int say_unreachable(const char *name, const char *what)
 {
@@ -110,16 +138,13 @@ static int watch_locked(const void *init)
     struct pymod *m = &mods[n];
     memset(m, 0, sizeof *m);
     char why[256];
-    if (shim_got_find_at(init, names, SHIM_REAL_COUNT, m->slot, why, sizeof why) < 0)
+    if (shim_got_find_at(init, names, SHIM_REAL_COUNT, m->imp, why, sizeof why) < 0)
         return say_unreachable(o.name, why);
     void *handle = handle_of(o.name);
     for (int i = 0; i < SHIM_REAL_COUNT; i++) {
-        if (!m->slot[i])
-            continue;
-        m->orig[i] = resolved(__atomic_load_n(m->slot[i], __ATOMIC_ACQUIRE), o.lo, o.hi, handle,
-                              names[i]);
+        m->orig[i] = import_target(&m->imp[i], o.lo, o.hi, handle, names[i]);
         if (!m->orig[i])
-            m->slot[i] = NULL;
+            m->imp[i] = (struct shim_got_import){NULL, NULL};
     }
     if (handle)
         dlclose(handle);
@@ -137,11 +162,12 @@ static int watch_locked(const void *init)
     m->sqlite_bias = sq.bias;
     snprintf(m->sqlite_name, sizeof m->sqlite_name, "%s", sq.name);
     /* Everything above is in place before the first call can reach the open entry. */
-    void **slot[1] = {m->slot[SHIM_REAL_sqlite3_open_v2]};
-    void *value[1] = {(void *)open_entry[n]};
-    int written;
-    if (shim_got_write(slot, value, 1, &written, why, sizeof why) != 0)
+    void **slot[2], *value[2], *entry[1] = {(void *)open_entry[n]};
+    int written, k = flatten(&m->imp[SHIM_REAL_sqlite3_open_v2], entry, 1, slot, value);
+    if (shim_got_write(slot, value, k, &written, why, sizeof why) != 0) {
+        shim_got_write(slot, (void *[2]){open, open}, written, &k, why, sizeof why);
         return say_unreachable(o.name, why);
+    }
     atomic_store_explicit(&count, n + 1, memory_order_release);
     shim_log_debug("watching the sqlite3 module %s (SQLite: %s)", shim_pymod_name(n),
                    shim_pymod_sqlite_name(n));
@@ -165,7 +191,7 @@ enum shim_pymod_admit shim_pymod_admit(int i)
         void *handle = handle_of(mods[i].sqlite_name);
         void *wrapped[SHIM_REAL_COUNT];
         for (int k = 0; k < SHIM_REAL_COUNT; k++)
-            wrapped[k] = mods[i].slot[k] ? mods[i].orig[k] : NULL;
+            wrapped[k] = mods[i].imp[k].plt || mods[i].imp[k].ptr ? mods[i].orig[k] : NULL;
         shim_real_fill(handle, wrapped);
         if (handle)
             dlclose(handle);
@@ -187,20 +213,20 @@ int shim_pymod_manage(char *why, size_t whysz)
         struct pymod *m = &mods[k];
         if (m->managed || m->sqlite_bias != mods[chosen].sqlite_bias)
             continue;
-        void **slot[SHIM_REAL_COUNT];
-        void *value[SHIM_REAL_COUNT];
-        for (int i = 0; i < SHIM_REAL_COUNT; i++) {
-            /* the open slot already leads to the module's open entry */
-            slot[i] = i == SHIM_REAL_sqlite3_open_v2 ? NULL : m->slot[i];
-            value[i] = wrapper[i];
-        }
+        struct shim_got_import imp[SHIM_REAL_COUNT];
+        memcpy(imp, m->imp, sizeof imp);
+        /* the open slots already lead to the module's open entry */
+        imp[SHIM_REAL_sqlite3_open_v2] = (struct shim_got_import){NULL, NULL};
+        void **slot[2 * SHIM_REAL_COUNT], *value[2 * SHIM_REAL_COUNT], *back[2 * SHIM_REAL_COUNT];
+        int n_slots = flatten(imp, wrapper, SHIM_REAL_COUNT, slot, value);
+        flatten(imp, m->orig, SHIM_REAL_COUNT, slot, back);
         int written;
         char how[256];
-        if (shim_got_write(slot, value, SHIM_REAL_COUNT, &written, how, sizeof how) != 0) {
+        if (shim_got_write(slot, value, n_slots, &written, how, sizeof how) != 0) {
             /* All or nothing: a module half redirected would run statements of a managed
              * connection past their policy. */
             int undone;
-            shim_got_write(slot, m->orig, SHIM_REAL_COUNT, &undone, how, sizeof how);
+            shim_got_write(slot, back, n_slots, &undone, how, sizeof how);
             snprintf(why, whysz, "%s: %s", shim_pymod_name(k), how);
             rc = -1;
             break;
@@ -241,24 +267,23 @@ static void hook_dlopen(void *py)
     if (!py || !shim_object_of(py, &o))
         return;
     const char *names[1] = {"dlopen"};
-    void **slot[1];
+    struct shim_got_import imp[1];
     char why[256];
-    if (shim_got_find_at(py, names, 1, slot, why, sizeof why) < 1) {
+    if (shim_got_find_at(py, names, 1, imp, why, sizeof why) < 1) {
         shim_log_debug("the interpreter (%s) has no dlopen slot: sqlite3 modules loaded later "
                        "are not seen", shim_object_path(&o));
         return;
     }
     void *handle = handle_of(o.name);
-    void *real = resolved(__atomic_load_n(slot[0], __ATOMIC_ACQUIRE), o.lo, o.hi, handle,
-                          "dlopen");
+    void *real = import_target(&imp[0], o.lo, o.hi, handle, "dlopen");
     if (handle)
         dlclose(handle);
     if (!real || real == (void *)dlopen_hook)
         return;
     real_dlopen = (void *(*)(const char *, int))real;
-    void *value[1] = {(void *)dlopen_hook};
-    int written;
-    if (shim_got_write(slot, value, 1, &written, why, sizeof why) != 0)
+    void **slot[2], *value[2], *hook[1] = {(void *)dlopen_hook};
+    int written, k = flatten(imp, hook, 1, slot, value);
+    if (shim_got_write(slot, value, k, &written, why, sizeof why) != 0)
         shim_log_debug("cannot hook the interpreter's dlopen (%s): sqlite3 modules loaded later "
                        "are not seen", why);
 }

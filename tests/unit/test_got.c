@@ -16,6 +16,7 @@ struct lib {
     void *h;
     int (*version)(void);
     const void *(*errmsg_ptr)(void);
+    const char *(*errmsg)(sqlite3 *);
 };
 
 static struct lib load(const char *file)
@@ -26,6 +27,7 @@ static struct lib load(const char *file)
     if (l.h) {
         l.version = (int (*)(void))dlsym(l.h, "gotlib_version");
         l.errmsg_ptr = (const void *(*)(void))dlsym(l.h, "gotlib_errmsg_ptr");
+        l.errmsg = (const char *(*)(sqlite3 *))dlsym(l.h, "gotlib_errmsg");
     }
     return l;
 }
@@ -48,22 +50,30 @@ static void perms_of(const void *addr, char out[5])
 }
 
 static int fake_version(void) { return 4242; }
+static const char *fake_errmsg(sqlite3 *db)
+{
+    (void)db;
+    return "fake";
+}
 
 static void finds_slots(const char *file)
 {
     struct lib l = load(file);
     if (!l.h)
         return;
-    void **slots[NNAMES];
+    struct shim_got_import imp[NNAMES];
     char why[256] = "";
-    int n = shim_got_find_at((void *)l.version, names, NNAMES, slots, why, sizeof why);
+    int n = shim_got_find_at((void *)l.version, names, NNAMES, imp, why, sizeof why);
     CHECK_EQ_INT(n, 3);
-    CHECK(slots[VERSION] && slots[OPEN] && slots[ERRMSG], "the three it imports");
-    CHECK(slots[NONE] == NULL, "not the one it does not");
+    CHECK(imp[VERSION].plt && imp[OPEN].plt, "the calls' slots (JUMP_SLOT)");
+    /* called and its address taken: a pointer slot, and on aarch64 a PLT slot too (x86-64's
+     * linker makes the PLT jump through the pointer slot instead) */
+    CHECK(imp[ERRMSG].ptr != NULL, "its pointer slot");
+    CHECK(!imp[NONE].plt && !imp[NONE].ptr, "not the one it does not import");
     void *lib = dlopen("libsqlite3.so.0", RTLD_NOLOAD | RTLD_LAZY);
     /* bound at load (RTLD_NOW): each slot holds libsqlite3's function */
-    CHECK(slots[VERSION] && *slots[VERSION] == dlsym(lib, names[VERSION]), "version bound");
-    CHECK(slots[ERRMSG] && *slots[ERRMSG] == l.errmsg_ptr(), "the pointer it reads (GLOB_DAT)");
+    CHECK(imp[VERSION].plt && *imp[VERSION].plt == dlsym(lib, names[VERSION]), "version bound");
+    CHECK(imp[ERRMSG].ptr && *imp[ERRMSG].ptr == l.errmsg_ptr(), "the pointer it reads");
     dlclose(lib);
     dlclose(l.h);
 }
@@ -74,12 +84,12 @@ static void test_finds_now(void) { finds_slots(UNIT_BUILD_DIR "/libgot-now.so");
 /* The program's own slots: an executable, PIE or not, is an object like any other. */
 static void test_finds_in_the_program(void)
 {
-    void **slots[NNAMES];
+    struct shim_got_import imp[NNAMES];
     char why[256];
     CHECK(sqlite3_libversion_number() > 0, "the program calls it");
-    CHECK(shim_got_find_at((void *)&test_finds_in_the_program, names, NNAMES, slots, why,
+    CHECK(shim_got_find_at((void *)&test_finds_in_the_program, names, NNAMES, imp, why,
                            sizeof why) >= 1, "%s", why);
-    CHECK(slots[VERSION] != NULL, "the program's version slot");
+    CHECK(imp[VERSION].plt || imp[VERSION].ptr, "the program's version slot");
 }
 
 /* Rewriting one object's slot redirects its calls and nobody else's; protection comes back. */
@@ -90,10 +100,11 @@ static void rewrites(const char *file, const char *want_perms)
         return;
     int real = sqlite3_libversion_number();
     CHECK_EQ_INT(l.version(), real);
-    void **slot[1];
+    struct shim_got_import imp[1];
     char why[256] = "", before[5], after[5];
     const char *one[1] = {names[VERSION]};
-    CHECK_EQ_INT(shim_got_find_at((void *)l.version, one, 1, slot, why, sizeof why), 1);
+    CHECK_EQ_INT(shim_got_find_at((void *)l.version, one, 1, imp, why, sizeof why), 1);
+    void **slot[1] = {imp[0].plt};
     void *orig = *slot[0];
     perms_of(slot[0], before);
     CHECK(strcmp(before, want_perms) == 0, "slot page %s, want %s", before, want_perms);
@@ -136,10 +147,11 @@ static void test_concurrent(void)
     struct lib l = load(UNIT_BUILD_DIR "/libgot-now.so");
     if (!l.h)
         return;
-    void **slot[1];
+    struct shim_got_import imp[1];
     char why[256];
     const char *one[1] = {names[VERSION]};
-    shim_got_find_at((void *)l.version, one, 1, slot, why, sizeof why);
+    shim_got_find_at((void *)l.version, one, 1, imp, why, sizeof why);
+    void **slot[1] = {imp[0].plt};
     void *orig = *slot[0], *fake = (void *)fake_version;
     pthread_t th[3];
     atomic_store(&stop_calls, 0);
@@ -193,7 +205,7 @@ static void test_refused(void)
 
 static void test_not_an_object(void)
 {
-    void **slots[NNAMES];
+    struct shim_got_import slots[NNAMES];
     char why[256] = "";
     CHECK_EQ_INT(shim_got_find_at(NULL, names, NNAMES, slots, why, sizeof why), -1);
     CHECK_CONTAINS(why, "no loaded object holds");
@@ -201,10 +213,33 @@ static void test_not_an_object(void)
     CHECK_EQ_INT(shim_got_find_at((const void *)(uintptr_t)16, names, NNAMES, slots, why,
                                   sizeof why), -1);
     int written;
-    void *v[65];
-    void **s[65] = {0};
-    CHECK_EQ_INT(shim_got_write(s, v, 65, &written, why, sizeof why), -1);
-    CHECK_CONTAINS(why, "more than 64 slots at once");
+    void *v[SHIM_GOT_MAX + 1];
+    void **s[SHIM_GOT_MAX + 1] = {0};
+    CHECK_EQ_INT(shim_got_write(s, v, SHIM_GOT_MAX + 1, &written, why, sizeof why), -1);
+    CHECK_CONTAINS(why, "slots at once");
+}
+
+/* A function both called and taken as a pointer: rewriting both slots redirects both. */
+static void test_both_slots(void)
+{
+    struct lib l = load(UNIT_BUILD_DIR "/libgot-now.so");
+    if (!l.h)
+        return;
+    const char *one[1] = {names[ERRMSG]};
+    struct shim_got_import imp[1];
+    char why[256];
+    CHECK_EQ_INT(shim_got_find_at((void *)l.version, one, 1, imp, why, sizeof why), 1);
+    void **slot[2] = {imp[0].plt, imp[0].ptr};
+    void *orig[2] = {slot[0] ? *slot[0] : NULL, slot[1] ? *slot[1] : NULL};
+    void *fake[2] = {(void *)fake_errmsg, (void *)fake_errmsg};
+    int written;
+    CHECK_EQ_INT(shim_got_write(slot, fake, 2, &written, why, sizeof why), 0);
+    CHECK_EQ_INT(written, (slot[0] != NULL) + (slot[1] != NULL));
+    CHECK(strcmp(l.errmsg(NULL), "fake") == 0, "the call");
+    CHECK(l.errmsg_ptr() == (const void *)fake_errmsg, "the pointer");
+    CHECK_EQ_INT(shim_got_write(slot, orig, 2, &written, why, sizeof why), 0);
+    CHECK(l.errmsg_ptr() == orig[1], "put back");
+    dlclose(l.h);
 }
 
 int main(void)
@@ -216,6 +251,7 @@ int main(void)
     RUN(test_rewrites_lazy);
     RUN(test_rewrites_relro);
     RUN(test_concurrent);
+    RUN(test_both_slots);
     RUN(test_refused);
     RUN(test_not_an_object);
     return unit_finish();

@@ -29,7 +29,7 @@ int mprotect(void *addr, size_t len, int prot)
         }
     return (int)syscall(SYS_mprotect, addr, len, prot);
 }
-static void refuse_nth(int rule, const void *addr, int prot, int nth)
+static __attribute__((unused)) void refuse_nth(int rule, const void *addr, int prot, int nth)
 {
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     refuse[rule] = (struct rule){(uintptr_t)addr & ~(pg - 1), prot, nth, 0};
@@ -252,7 +252,7 @@ static void refused_elsewhere(void)
     struct shim_hook h[1] = {{(void *)&target_fn, size_of((void *)&target_fn),
                               (void *)&repl_target, NULL}};
     char why[256] = "";
-    CHECK_EQ_INT(shim_hook_install(h, 1, why, sizeof why), -1);
+    CHECK_EQ_INT(shim_hook_install(h, 1, NULL, NULL, NULL, why, sizeof why), -1);
     CHECK_CONTAINS(why, "implemented for x86-64 only");
     CHECK(memcmp(before, (void *)&target_fn, sizeof before) == 0, "nothing written");
     CHECK(h[0].trampoline == NULL, "no trampoline");
