@@ -69,14 +69,16 @@ if [ -z "$wheel" ] || [ "$(wc -l <<<"$wheel")" -ne 1 ] ||
     printf '%s %s\n' "$hash" "$wheel" >"$CACHE/wheel-$ARCH"
 fi
 
-# 2. The venv: pytest-testmon, pytest-xdist and pytest once; the wheel whenever it changed.
-if [ ! -f "$VENV/.demo-ok" ]; then
-    say "creating ${VENV#"$ROOT"/} (pytest-testmon==$TESTMON, pytest-xdist, pytest)"
+# 2. The venv: pytest-testmon, pytest-xdist and pytest once (pinned as the e2e matrix's pytest 8
+#    profile, tests/e2e/pins.json; made again when the pins change); the wheel whenever it changed.
+PINS="pytest-testmon==$TESTMON pytest-xdist==3.6.1 execnet==2.1.1 pytest==8.3.5"
+if [ "$(cat "$VENV/.demo-ok" 2>/dev/null)" != "$PINS" ]; then
+    say "creating ${VENV#"$ROOT"/} ($PINS)"
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "pytest-testmon==$TESTMON" \
-        "pytest-xdist==3.6.1" "pytest>=7,<9"
-    touch "$VENV/.demo-ok"
+    # shellcheck disable=SC2086  # one word per pin
+    "$VENV/bin/pip" install -q --disable-pip-version-check $PINS
+    printf '%s\n' "$PINS" >"$VENV/.demo-ok"
 fi
 if [ "$(cat "$VENV/.demo-wheel" 2>/dev/null)" != "$hash $wheel" ]; then
     say "pip install $wheel"
