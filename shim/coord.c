@@ -244,7 +244,8 @@ int shim_coord_find_run(const char *dir, long pid, unsigned long long seen,
     return found;
 }
 
-/* microseconds: whole milliseconds, truncated at both ends, ended waits up to 1 ms early */
+/* Microseconds, not milliseconds: a deadline kept in whole milliseconds, truncated at both ends,
+ * let a bounded wait give up to 1 ms before its timeout (test_coord's test_wait_timeout). */
 long long shim_coord_now_us(void)
 {
     struct timespec ts;

@@ -27,7 +27,8 @@ struct shim_run {
     unsigned long long start; /* /proc/<pid>/stat field 22, as the controller read its own */
 };
 
-/* Start time of pid (clock ticks since boot, /proc/<pid>/stat), 0 if the process does not exist. */
+/* Start time of pid (field 22 of /proc/<pid>/stat: clock ticks since boot), 0 if the process
+ * does not exist or its stat cannot be read. */
 unsigned long long shim_proc_starttime(long pid);
 
 /* Does a run whose controller recorded `recorded` as its own start time name the process that
