@@ -1,8 +1,8 @@
-/* controller.c: snapshot, publication and journal application in the controller. */
+/* controller.c: the environment snapshot, publication and journal application in the controller. */
 #include "controller.h"
 #include "coord.h"
 #include "datafile.h"
-#include "frozen.h"
+#include "runcopy.h"
 #include "journal.h"
 #include "log.h"
 #include "proc.h"
@@ -290,7 +290,7 @@ void shim_controller_exit(void)
     pthread_mutex_lock(&shim_controller_lock.m);
     if (state[0] && strcmp(state, "finished") != 0) {
         publish_locked("finished");
-        shim_frozen_remove(shim_proc.dir, shim_proc.run_name); /* the workers are done */
+        shim_runcopy_remove(shim_proc.dir, shim_proc.run_name); /* the workers are done */
     }
     pthread_mutex_unlock(&shim_controller_lock.m);
 }

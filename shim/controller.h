@@ -2,7 +2,8 @@
  *
  * testmon initialises as usual on the controller's read-write connection.  The shim only
  *  - snapshots, at open, the rows of the table every worker re-derives by itself (environment),
- *    so that a worker later sees what the controller saw before it wrote;
+ *    so that a worker later sees what the controller saw before it wrote (the snapshot: those
+ *    rows only; the workers' copy of the whole file is the run's copy, runcopy.h);
  *  - publishes the run: "initialising" at open, "ready" once idle with testmon's schema in place;
  *  - applies, before its own next write, what workers handed over (journal.c): the gw0 test sync
  *    of testmon 1.4-2.1.0 reaches the database this way, in the order a serial run writes it. */

@@ -2,7 +2,7 @@
 #include "worker.h"
 #include "coord.h"
 #include "datafile.h"
-#include "frozen.h"
+#include "runcopy.h"
 #include "journal.h"
 #include "log.h"
 #include "proc.h"
@@ -414,20 +414,20 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     }
     /* Joined: from now on the controller looks for journals before its writes. */
     shim_coord_joined_set(shim_proc.dir, shim_proc.run_name);
-    /* Read the run's copy (frozen.h): a selection that no concurrent write can tear. */
+    /* Read the run's copy (runcopy.h): a selection that no concurrent write can tear. */
     char copy[PATH_MAX];
-    static const char *const reads[] = {[SHIM_FROZEN_MADE] = "copy (made)",
-                                        [SHIM_FROZEN_SHARED] = "copy (shared)",
-                                        [SHIM_FROZEN_FAILED] = "live datafile",
-                                        [SHIM_FROZEN_CLONED] = "copy (cloned)"};
-    enum shim_frozen_result fr = shim_frozen_get(shim_proc.dir, shim_proc.run_name,
-                                                 shim_proc.datafile, shim_config.timeout_ms, copy,
-                                                 sizeof copy, &report.copy_ms);
-    report.reads = reads[fr];
+    static const char *const reads[] = {[SHIM_RUNCOPY_MADE] = "copy (made)",
+                                        [SHIM_RUNCOPY_SHARED] = "copy (shared)",
+                                        [SHIM_RUNCOPY_FAILED] = "live datafile",
+                                        [SHIM_RUNCOPY_CLONED] = "copy (cloned)"};
+    enum shim_runcopy_result got =
+        shim_runcopy_get(shim_proc.dir, shim_proc.run_name, shim_proc.datafile,
+                         shim_config.timeout_ms, copy, sizeof copy, &report.copy_ms);
+    report.reads = reads[got];
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
              SQLITE_OPEN_READONLY;
-    int rc = REAL(sqlite3_open_v2)(fr == SHIM_FROZEN_FAILED ? shim_proc.datafile : copy, ppDb, ro,
-                                   vfs);
+    int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? shim_proc.datafile : copy, ppDb,
+                                   ro, vfs);
     if (rc == SQLITE_OK && *ppDb) {
         /* The shadows are the first reads, and another worker may be rebuilding the copy's WAL
          * index at that moment (SQLITE_BUSY_RECOVERY): wait, within the shim's bound.  Python

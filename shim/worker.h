@@ -1,7 +1,7 @@
 /* worker.h: an xdist worker's datafile connection is read-only and never writes the file.
  *
  * At open it waits for the controller's run to be ready, opens the run's copy of the file
- * read-only (frozen.h: a state no concurrent write can change under the worker's selection), and
+ * read-only (runcopy.h: a state no concurrent write can change under the worker's selection), and
  * shadows every main table with a TEMP object of the same name (SQLite resolves unqualified names
  * in temp first, so testmon's unmodified SQL lands there):
  *   - environment: a TEMP table holding the rows the controller saw before it wrote, so the

@@ -1,7 +1,7 @@
 /* runfiles.c: naming, liveness and safe reading of coordination files. */
 #include "runfiles.h"
 #include "../shim/coord.h"  /* the names of the cache markers, shim_start_same_process */
-#include "../shim/frozen.h" /* the names of the workers' copy */
+#include "../shim/runcopy.h" /* the names of the run's copy */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +42,7 @@ void tool_classify(const char *name, struct tool_file *out)
         pid <= 0 || name[4] == '-' || name[4] == '+')
         return;
     const char *rest = name + n;
-    static const char *const copy[] = SHIM_FROZEN_SUFFIXES;
+    static const char *const copy[] = SHIM_RUNCOPY_SUFFIXES;
     int is_copy = 0;
     for (size_t i = 0; i < sizeof copy / sizeof *copy; i++)
         is_copy |= strcmp(rest, copy[i]) == 0;

@@ -6,7 +6,7 @@
 #include "dispatch.h"
 #include "role.h"
 #include "worker.h"
-#include "frozen.h"
+#include "runcopy.h"
 #include "unit.h"
 #include "runfile.h"
 #include "../common/testdb.h"
@@ -206,11 +206,11 @@ static void workers_at_once(void)
     int bad = 0;
     for (int round = 0; round < ROUNDS; round++) {
         /* a fresh copy, as its maker leaves it: no -wal, no -shm */
-        shim_frozen_remove(DIRC, shim_proc.run_name);
+        shim_runcopy_remove(DIRC, shim_proc.run_name);
         char copy[PATH_MAX], shm[PATH_MAX + 8];
         long ms;
-        CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
-                     SHIM_FROZEN_MADE);
+        CHECK_EQ_INT(shim_runcopy_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
+                     SHIM_RUNCOPY_MADE);
         snprintf(shm, sizeof shm, "%s-shm", copy);
         CHECK(access(shm, F_OK) != 0, "the maker leaves no -shm");
         int go[2], res[2];
@@ -259,11 +259,11 @@ static void workers_at_once(void)
  * opens it; the worker waits (within TESTMON_SHIM_TIMEOUT) instead of failing its shadows. */
 static void worker_waits_out_a_lock(void)
 {
-    shim_frozen_remove(DIRC, shim_proc.run_name);
+    shim_runcopy_remove(DIRC, shim_proc.run_name);
     char copy[PATH_MAX];
     long ms;
-    CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
-                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(shim_runcopy_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
+                 SHIM_RUNCOPY_MADE);
     int held[2];
     CHECK(pipe(held) == 0, "pipe");
     pid_t holder = fork();
