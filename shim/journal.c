@@ -81,7 +81,8 @@ int shim_journal_track(sqlite3 *db, const char *table)
                                                      cols[i]));
     }
     char *sql = REAL(sqlite3_mprintf)(
-        "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ji_%w\" AFTER INSERT ON temp.\"%w\" BEGIN "
+        "CREATE TEMP TRIGGER IF NOT EXISTS \"" SHIM_JOURNAL_MARK "%w\" AFTER INSERT ON temp.\"%w\" "
+        "BEGIN "
         "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'I', NEW.rowid, NEW.rowid%s); END;"
         "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ju_%w\" AFTER UPDATE ON temp.\"%w\" "
         "WHEN OLD.rowid IS NOT NEW.rowid%s BEGIN "

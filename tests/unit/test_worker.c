@@ -390,23 +390,10 @@ static void test_end_to_end(void)
     shim_proc.role = SHIM_ROLE_NONE;
 }
 
-static void test_scratch_list(void)
-{
-    CHECK(shim_worker_is_scratch("mcall_id"), "");
-    CHECK(shim_worker_is_scratch("temp_files_checksums"), "");
-    CHECK(shim_worker_is_scratch("temp_filenames"), "");
-    CHECK(shim_worker_is_scratch("changed_files_fshas"), "");
-    CHECK(shim_worker_is_scratch("changed_files_mhashes"), "");
-    CHECK(!shim_worker_is_scratch("test_execution"), "");
-    CHECK(!shim_worker_is_scratch("environment"), "");
-    CHECK(!shim_worker_is_scratch("mcall_id2"), "");
-}
-
 int main(void)
 {
     unit_watchdog(20);
     unit_real_fill();
-    RUN(test_scratch_list);
     RUN(test_end_to_end);
     return unit_finish();
 }
