@@ -7,6 +7,7 @@
  * reads it at the first datafile open. */
 #include "conn.h"
 #include "controller.h"
+#include "envvars.h"
 #include "forklock.h"
 #include "guard.h"
 #include "log.h"
@@ -21,8 +22,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 /* How long fork waits for each lock another thread holds (forklock.h): the shim's critical
@@ -49,12 +48,6 @@ static void child_after_fork(void)
     shim_initial_ppid = (long)getppid(); /* the forking process is this child's parent */
 }
 
-static int is_off(const char *v)
-{
-    return v && (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0 ||
-                 strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0);
-}
-
 __attribute__((constructor)) static void shim_init(void)
 {
     int saved = errno;
@@ -65,18 +58,11 @@ __attribute__((constructor)) static void shim_init(void)
     /* Bad settings are reported by the processes that use the shim (shim_config_report), not
      * by every shell and compiler the preload reaches. */
     shim_config.bad_log = shim_log_configure(getenv("TESTMON_SHIM_LOG")) != 0;
-    shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
+    shim_config.disabled = shim_envvars_off(getenv("TESTMON_SHIM"));
     /* Read now, not at the first open: by then this process's own session may have set it. */
     shim_config.started_by_test = getenv("PYTEST_CURRENT_TEST") != NULL;
-    const char *t = getenv("TESTMON_SHIM_TIMEOUT");
-    if (t && *t) {
-        char *end;
-        double secs = strtod(t, &end);
-        if (*end || !(secs > 0) || secs > 86400)
-            shim_config.bad_timeout = 1;
-        else
-            shim_config.timeout_ms = (long)(secs * 1000);
-    }
+    shim_config.bad_timeout =
+        shim_envvars_timeout_ms(getenv("TESTMON_SHIM_TIMEOUT"), &shim_config.timeout_ms) != 0;
     shim_forklock_register(fork_locks, (int)(sizeof fork_locks / sizeof *fork_locks),
                            SHIM_FORK_LOCK_WAIT_MS);
     pthread_atfork(shim_forklock_prepare, shim_forklock_parent, child_after_fork);
