@@ -2,11 +2,12 @@
 #include "controller.h"
 #include "coord.h"
 #include "datafile.h"
-#include "runcopy.h"
 #include "journal.h"
 #include "log.h"
 #include "proc.h"
 #include "real.h"
+#include "runcopy.h"
+#include "runid.h"
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -112,8 +113,8 @@ static void publish_locked(const char *new_state)
     cJSON_AddNumberToObject(rep, "journal_errors", (double)journal_errors);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    char name[128];
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    char name[SHIM_RUN_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s" SHIM_RUN_JSON, shim_proc.run_name);
     if (text && shim_coord_write(shim_proc.dir, name, text) == 0) {
         snprintf(state, sizeof state, "%s", new_state);
         atomic_store(&initialising, strcmp(new_state, "initialising") == 0);
@@ -130,14 +131,9 @@ static void remove_stale_runs(const char *dir)
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        long pid;
-        unsigned long long start;
-        int n = 0;
-        if (sscanf(e->d_name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 ||
-            e->d_name[n] != '.')
-            continue;
-        struct shim_run run = {pid, start};
-        if (shim_run_alive(&run))
+        struct shim_run run;
+        const char *rest = shim_run_parse(e->d_name, &run);
+        if (!rest || *rest != '.' || shim_run_alive(&run)) /* any file of a run, if it is gone */
             continue;
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -206,11 +202,15 @@ static int journal_name_cmp(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static const char *filter_prefix;
+/* This run's journals (runid.h); scandir's filter has no argument, hence the static, set under
+ * shim_controller_lock. */
+static struct shim_run filter_run;
 static int journal_filter(const struct dirent *d)
 {
-    return strncmp(d->d_name, filter_prefix, strlen(filter_prefix)) == 0 &&
-           strstr(d->d_name, ".json") && d->d_name[0] != '.';
+    struct shim_run run;
+    const char *rest = shim_run_parse(d->d_name, &run);
+    return rest && run.pid == filter_run.pid && run.start == filter_run.start &&
+           shim_run_file_kind(rest) == SHIM_RUN_FILE_JOURNAL;
 }
 
 /* Apply workers' journals, oldest first; the cost when nothing changed is one stat. */
@@ -225,9 +225,7 @@ static void apply_journals(struct shim_conn *c)
         return;
     }
     dir_mtime = st.st_mtim;
-    char prefix[128];
-    snprintf(prefix, sizeof prefix, "%s.journal-", shim_proc.run_name);
-    filter_prefix = prefix;
+    filter_run = shim_proc.run;
     struct dirent **list = NULL;
     int n = scandir(shim_proc.dir, &list, journal_filter, journal_name_cmp);
     for (int i = 0; i < n; i++) {

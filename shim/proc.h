@@ -15,7 +15,7 @@ struct shim_process {
     enum shim_role role;      /* for the datafile; NONE until one is opened */
     char datafile[PATH_MAX];  /* canonical path */
     char dir[PATH_MAX];       /* coordination directory */
-    char run_name[96];        /* run-<pid>-<start> of the controller */
+    char run_name[SHIM_RUN_NAME_MAX]; /* run-<pid>-<start> of the controller (runid.h) */
     struct shim_run run;
     char worker_id[32];
     long waited_ms;

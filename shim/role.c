@@ -2,6 +2,8 @@
 #include "role.h"
 #include "coord.h"
 #include "datafile.h"
+#include "pidstat.h"
+#include "runid.h"
 #include "session.h"
 #include <sqlite3.h>
 #include <errno.h>
@@ -34,7 +36,7 @@ static enum shim_role decide(const char *canonical, int session)
         shim_proc.run.pid = shim_initial_ppid ? shim_initial_ppid : (long)getppid();
         /* 0 if the parent is gone: worker_open then tells a dead controller from none. */
         shim_proc.run.start = getppid() == shim_proc.run.pid
-                                  ? shim_proc_starttime(shim_proc.run.pid) : 0;
+                                  ? shim_pid_starttime(shim_proc.run.pid) : 0;
         /* The controller named its run with the start time it read of itself, which need not be
          * what we read of it (coord.h, shim_start_same_process: qemu-user): take the name of
          * the run file our parent published, by its pid, if there is one; stale ones of an
@@ -42,14 +44,14 @@ static enum shim_role decide(const char *canonical, int session)
         if (shim_proc.run.start)
             shim_coord_find_run(shim_proc.dir, shim_proc.run.pid, shim_proc.run.start,
                                 &shim_proc.run.start);
-        shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+        shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
         return SHIM_ROLE_WORKER; /* confirmed by worker_open, which may step aside */
     }
     if (session == 0 || (session < 0 && !shim_is_pytest_process()))
         return SHIM_ROLE_BYSTANDER;
     shim_proc.run.pid = (long)getpid();
-    shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.run.start = shim_pid_starttime(shim_proc.run.pid);
+    shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     return SHIM_ROLE_CONTROLLER;
 }
 

@@ -3,6 +3,7 @@
 #include "coord.h"
 #include "log.h"
 #include "real.h"
+#include "runid.h"
 #include "sqlvalue.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -199,9 +200,9 @@ enum shim_runcopy_result shim_runcopy_get(const char *dir, const char *run_name,
     long long t0 = shim_coord_now_us();
     enum shim_runcopy_result res = SHIM_RUNCOPY_FAILED;
     char lockpath[PATH_MAX], tmp[PATH_MAX];
-    if ((size_t)snprintf(path, pathsz, "%s/%s.db", dir, run_name) >= pathsz ||
+    if ((size_t)snprintf(path, pathsz, "%s/%s" SHIM_RUN_COPY, dir, run_name) >= pathsz ||
         (size_t)snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= sizeof lockpath ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.db.tmp.%ld.0", dir, run_name,
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s" SHIM_RUN_COPY ".tmp.%ld.0", dir, run_name,
                          (long)getpid()) >= sizeof tmp) {
         shim_log_error("coordination path too long in %s; this worker reads the live datafile",
                        dir);
@@ -226,7 +227,7 @@ enum shim_runcopy_result shim_runcopy_get(const char *dir, const char *run_name,
 void shim_runcopy_remove(const char *dir, const char *run_name)
 {
     int saved = errno;
-    static const char *const suffixes[] = SHIM_RUNCOPY_SUFFIXES;
+    static const char *const suffixes[] = SHIM_RUN_COPY_SUFFIXES;
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         char path[PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s%s", dir, run_name, suffixes[i]) <

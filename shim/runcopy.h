@@ -10,20 +10,18 @@
  * "Different tests were collected".  This happens without the shim too.  In a serial run the
  * selection reads a database nobody else writes.
  *
- * So the first worker of a run copies the datafile, in one read transaction, to <dir>/<run>.db:
+ * So the first worker of a run copies the datafile, in one read transaction, to <dir>/<run>.db
+ * (runid.h names it, SQLite's WAL files of the workers' read-only connections and the lock):
  * as a reflink of the file and its WAL where the filesystem shares extents (btrfs, xfs,
  * bcachefs: the cost does not grow with the file), else with SQLite's backup API (it does),
  * and every worker of the run (replacements too) opens that copy read-only: the state after the
- * controller's initialisation and before any write a worker caused.  The copy is made under an flock (released if its holder dies), at a temporary name
- * created O_EXCL|O_NOFOLLOW mode 0600, renamed into place; the controller removes it at exit,
- * a later controller or `testmon-shim clean` if it crashed. */
+ * controller's initialisation and before any write a worker caused.  The copy is made under an
+ * flock (released if its holder dies), at a temporary name created O_EXCL|O_NOFOLLOW mode 0600,
+ * renamed into place; the controller removes it at exit, a later controller or `testmon-shim
+ * clean` if it crashed. */
 #ifndef SHIM_RUNCOPY_H
 #define SHIM_RUNCOPY_H
 #include <stddef.h>
-
-/* The files of a run's copy, <dir>/<run><suffix>: the copy, SQLite's WAL files of the workers'
- * read-only connections, and the lock.  The command's clean and status name them the same way. */
-#define SHIM_RUNCOPY_SUFFIXES {".db", ".db-wal", ".db-shm", ".db.lock"}
 
 enum shim_runcopy_result {
     SHIM_RUNCOPY_MADE = 0, /* this process made the copy */

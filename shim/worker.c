@@ -7,6 +7,7 @@
 #include "proc.h"
 #include "real.h"
 #include "runcopy.h"
+#include "runid.h"
 #include "shadow.h"
 #include <cJSON.h>
 #include <ctype.h>
@@ -61,7 +62,8 @@ static void write_report(void)
     for (const char *p = shim_proc.worker_id; *p && n + 1 < sizeof wid; p++)
         wid[n++] = (isalnum((unsigned char)*p)) ? *p : '_';
     wid[n] = 0;
-    snprintf(name, sizeof name, "%s.worker-%s-%ld.json", shim_proc.run_name, wid, (long)getpid());
+    snprintf(name, sizeof name, "%s" SHIM_RUN_WORKER "%s-%ld" SHIM_RUN_JSON, shim_proc.run_name,
+             wid, (long)getpid());
     if (text)
         shim_coord_write(shim_proc.dir, name, text);
     free(text);

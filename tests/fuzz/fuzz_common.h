@@ -8,6 +8,7 @@
 #define FUZZ_COMMON_H
 #include "../common/testdb.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "real.h"
 #include "role.h"
 #include <dirent.h>
@@ -110,8 +111,8 @@ static __attribute__((unused)) void fuzz_be_worker(const char *df)
     shim_coord_dir(df, shim_proc.dir, sizeof shim_proc.dir);
     mkdir(shim_proc.dir, 0700);
     shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.run.start = shim_pid_starttime(getpid());
+    shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "gw0");
     shim_proc.role = SHIM_ROLE_WORKER;
     shim_config.timeout_ms = 0; /* "initialising" is then a timeout at once, not a wait */

@@ -2,6 +2,7 @@
  * database and with journals it must not apply.  The worker side is in test_worker.c. */
 #include "controller.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "dispatch.h"
 #include "role.h"
 #include "unit.h"
@@ -17,8 +18,8 @@ static void as_controller(const char *datafile)
     shim_coord_dir(datafile, shim_proc.dir, sizeof shim_proc.dir);
     snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
     shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.run.start = shim_pid_starttime(getpid());
+    shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     shim_proc.role = SHIM_ROLE_CONTROLLER;
 }
 

@@ -4,6 +4,7 @@
  * with the number of the step that failed. */
 #include "conn.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "dispatch.h"
 #include "role.h"
 #include "unit.h"
@@ -46,7 +47,7 @@ static int child_steps(const char *mode)
         if (!j || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "initialising"))
             return 3;
         cJSON_Delete(j);
-        if (shim_proc.run.pid != getpid() || shim_proc.run.start != shim_proc_starttime(getpid()))
+        if (shim_proc.run.pid != getpid() || shim_proc.run.start != shim_pid_starttime(getpid()))
             return 4;
         /* another .testmondata: a bystander, nothing published for it */
         if (shim_open(b, &child_db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
@@ -99,7 +100,7 @@ static int child_steps(const char *mode)
         if (want) /* found by our parent's pid, named with the start it read of itself */
             return shim_proc.run.start != want ? 2 : w != SHIM_WAIT_READY ? 3 : 0;
         /* only a stale run of an earlier process with our parent's pid: none of our parent */
-        if (shim_proc.run.start != shim_proc_starttime(getppid()))
+        if (shim_proc.run.start != shim_pid_starttime(getppid()))
             return 4;
         return w != SHIM_WAIT_MISSING ? 5 : 0;
     }
@@ -218,9 +219,9 @@ static void test_worker_refused(void)
     snprintf(a, sizeof a, "%s/a/.testmondata", T);
     snprintf(dir, sizeof dir, "%s/a/.testmon-shim", T);
     mkdir(dir, 0700);
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     char name[128], text[PATH_MAX + 64];
-    shim_coord_run_name(&self, name, sizeof name);
+    shim_run_name(&self, name, sizeof name);
     strcat(name, ".json");
     snprintf(text, sizeof text, "{\"format\":1,\"state\":\"initialising\",\"datafile\":\"%s\"}", a);
     CHECK_EQ_INT(shim_coord_write(dir, name, text), 0);
@@ -245,14 +246,14 @@ static void test_worker_finds_run(void)
     snprintf(text, sizeof text, "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\"}", a);
     /* a run of a dead process that had this pid before us */
     struct shim_run old = {getpid(), 1};
-    shim_coord_run_name(&old, stale, sizeof stale);
+    shim_run_name(&old, stale, sizeof stale);
     strcat(stale, ".json");
     CHECK_EQ_INT(shim_coord_write(dir, stale, text), 0);
     char *const argv[] = {"python3", "-m", "xdist", NULL};
     CHECK_EQ_INT(spawn("worker-find", argv, "UNIT_WANT_START=0"), 0);
     /* our run, with the start time we read of ourselves plus 4 ticks, as under qemu-user */
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid()) + 4};
-    shim_coord_run_name(&self, name, sizeof name);
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid()) + 4};
+    shim_run_name(&self, name, sizeof name);
     strcat(name, ".json");
     CHECK_EQ_INT(shim_coord_write(dir, name, text), 0);
     static char want[64];

@@ -3,6 +3,7 @@
  * SQL goes through dispatch.c's shim_prepare/shim_step, as the exported wrappers would send it. */
 #include "controller.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "dispatch.h"
 #include "role.h"
 #include "worker.h"
@@ -69,11 +70,11 @@ static void become_worker(const char *id)
     snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
     shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir);
     shim_proc.run.pid = getppid();
-    shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
+    shim_proc.run.start = shim_pid_starttime(shim_proc.run.pid);
     /* the controller's own reading names the run (qemu-user reads it later than we do) */
     shim_coord_find_run(shim_proc.dir, shim_proc.run.pid, shim_proc.run.start,
                         &shim_proc.run.start);
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "%s", id);
     shim_proc.role = SHIM_ROLE_WORKER;
     shim_config.timeout_ms = 5000;
@@ -317,8 +318,8 @@ static void test_end_to_end(void)
     CHECK_EQ_INT(shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir), 0);
     snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
     shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
+    shim_proc.run.start = shim_pid_starttime(getpid());
+    shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
     shim_proc.role = SHIM_ROLE_CONTROLLER;
 
     sqlite3 *db = NULL;
