@@ -13,37 +13,6 @@ struct shim_config shim_config = {.disabled = 0, .timeout_ms = SHIM_ENVVARS_TIME
 long shim_initial_ppid;
 struct timespec shim_load_time;
 
-size_t shim_cmdline(char *buf, size_t bufsz)
-{
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, bufsz - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    n = n > 0 ? n : 0;
-    buf[n] = 0;
-    return (size_t)n;
-}
-
-int shim_named_like_python(void)
-{
-    const char *n = program_invocation_short_name;
-    return strncmp(n, "python", 6) == 0 || strncmp(n, "pytest", 6) == 0 ||
-           strncmp(n, "py.test", 7) == 0;
-}
-
-int shim_is_pytest_process(void)
-{
-    char buf[8192];
-    size_t n = shim_cmdline(buf, sizeof buf);
-    for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
-        const char *base = strrchr(arg, '/');
-        base = base ? base + 1 : arg;
-        if (strncmp(base, "pytest", 6) == 0 || strncmp(base, "py.test", 7) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 void shim_config_report(void)
 {
     if (shim_config.bad_log)

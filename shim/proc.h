@@ -1,5 +1,5 @@
 /* proc.h: this process, as the shim sees it: its role for the datafile and the run it belongs
- * to, the settings read at load, and its command line.  The leaf that every policy module reads;
+ * to, and the settings read at load.  The leaf that every policy module reads;
  * it calls nothing above it.  Who writes what: role.c the role and the run (under its lock, at
  * the first datafile open), init.c the settings and the load-time facts, the worker its wait. */
 #ifndef SHIM_PROC_H
@@ -36,12 +36,4 @@ void shim_config_report(void);
 extern long shim_initial_ppid;
 /* CLOCK_REALTIME_COARSE when the library was loaded: the clock file times come from. */
 extern struct timespec shim_load_time;
-
-/* /proc/self/cmdline into buf (NUL-separated argv, NUL-terminated); its length, 0 if none. */
-size_t shim_cmdline(char *buf, size_t bufsz);
-/* Could this process be Python or pytest at all?  argv[0]'s name (python*, pytest*, py.test*),
- * which glibc keeps for free: rules out shells, compilers and git without a system call. */
-int shim_named_like_python(void);
-/* Is argv[0..] a pytest command line? (reads /proc/self/cmdline) */
-int shim_is_pytest_process(void);
 #endif

@@ -1,5 +1,6 @@
 /* role.c: classify an open (role.h); dispatch.c applies the role's policy. */
 #include "role.h"
+#include "cmdline.h"
 #include "coord.h"
 #include "datafile.h"
 #include "pidstat.h"
@@ -20,7 +21,7 @@ struct shim_forklock shim_role_lock = SHIM_FORKLOCK_INIT;
 static int needs_witness(void)
 {
     const char *wid = getenv("PYTEST_XDIST_WORKER");
-    return !(wid && *wid) && !shim_config.started_by_test && !shim_is_pytest_process();
+    return !(wid && *wid) && !shim_config.started_by_test && !shim_cmdline_is_pytest();
 }
 
 /* Decide the role of a first datafile open; called with shim_role_lock held.  `session`: the
@@ -47,7 +48,7 @@ static enum shim_role decide(const char *canonical, int session)
         shim_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
         return SHIM_ROLE_WORKER; /* confirmed by worker_open, which may step aside */
     }
-    if (session == 0 || (session < 0 && !shim_is_pytest_process()))
+    if (session == 0 || (session < 0 && !shim_cmdline_is_pytest()))
         return SHIM_ROLE_BYSTANDER;
     shim_proc.run.pid = (long)getpid();
     shim_proc.run.start = shim_pid_starttime(shim_proc.run.pid);
@@ -60,7 +61,7 @@ int shim_role_would_control(void)
     const char *wid = getenv("PYTEST_XDIST_WORKER");
     if (wid && *wid)
         return 0;
-    return shim_is_pytest_process() || (!shim_config.started_by_test && shim_session_witness());
+    return shim_cmdline_is_pytest() || (!shim_config.started_by_test && shim_session_witness());
 }
 
 enum shim_role shim_role_for_open(const char *filename, int flags)

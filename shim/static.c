@@ -1,5 +1,6 @@
 /* static.c: see static.h. */
 #include "static.h"
+#include "cmdline.h"
 #include "datafile.h"
 #include "elfsym.h"
 #include "hook.h"

@@ -2,6 +2,7 @@
  * Cases that need another command line or a real parent/child pair re-execute this program
  * (/proc/self/exe) with a chosen argv[0] and UNIT_ROLE_MODE; such a child exits 0 on success or
  * with the number of the step that failed. */
+#include "cmdline.h"
 #include "conn.h"
 #include "coord.h"
 #include "pidstat.h"
@@ -32,7 +33,7 @@ static int child_steps(const char *mode)
     snprintf(a, sizeof a, "%s/a/.testmondata", t);
     snprintf(b, sizeof b, "%s/b/.testmondata", t);
     if (strcmp(mode, "probe") == 0)
-        return shim_is_pytest_process() ? 10 : 11;
+        return shim_cmdline_is_pytest() ? 10 : 11;
     unit_real_fill();
     if (strcmp(mode, "controller") == 0) { /* argv[0] is pytest */
         if (shim_open(a, &child_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
@@ -134,7 +135,7 @@ static int spawn(const char *mode, char *const argv[], const char *extra_env)
 
 static void test_pytest_detection(void)
 {
-    CHECK(!shim_is_pytest_process(), "this test program is not pytest");
+    CHECK(!shim_cmdline_is_pytest(), "this test program is not pytest");
     char *const a1[] = {"pytest", "-n", "2", NULL};
     char *const a2[] = {"/usr/local/bin/py.test", NULL};
     char *const a3[] = {"python3", "-m", "pytest", "-p", "xdist", NULL};
