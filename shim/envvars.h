@@ -5,7 +5,7 @@
  *   TESTMON_SHIM_LOG      LEVEL or LEVEL:FILE, LEVEL one of SHIM_ENVVARS_LOG_LEVELS or its
  *                         number 0-3, exactly as written; unset or empty: errors, to stderr
  *
- * The library reads them at load (proc.c, log.c) and the command's doctor judges them
+ * The library reads them at load (settings.c, log.c) and the command's doctor judges them
  * beforehand with these same functions: tools/tools.mk compiles this file into both, as it does
  * safefile.c and elfsym.c.  The pytest plugin must decide on TESTMON_SHIM before it loads the
  * library (that is what it decides), so it cannot ask the library; its Python copy of the two

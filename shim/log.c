@@ -26,7 +26,7 @@ int shim_log_configure(const char *spec)
     const char *file;
     int lv = shim_envvars_log(spec, &file);
     if (lv < 0)
-        return -1; /* reported by shim_config_report() where the shim is in use */
+        return -1; /* reported by shim_settings_report() where the shim is in use */
     if (file) {
         int saved = errno;
         int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);

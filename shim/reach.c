@@ -2,8 +2,9 @@
 #include "reach.h"
 #include "cmdline.h"
 #include "log.h"
-#include "proc.h"
 #include "pymod.h"
+#include "role.h"
+#include "settings.h"
 #include "static.h"
 #include <errno.h>
 #include <link.h>
@@ -174,7 +175,7 @@ void shim_reach_check_at_exit(void)
 {
     /* off, a forked child, a datafile did pass through the shim, not pytest, or static.h said
      * why at the first datafile connect */
-    if (shim_config.disabled || forked || shim_proc.role != SHIM_ROLE_NONE ||
+    if (shim_off() || forked || shim_role_now() != SHIM_ROLE_NONE ||
         !shim_named_like_python() || shim_static_reported())
         return;
     /* With a sqlite3 module watched, the shim was reachable and this process just never opened
@@ -186,7 +187,8 @@ void shim_reach_check_at_exit(void)
     size_t n = shim_cmdline(cmdline, sizeof cmdline);
     if (n > 0) {
         if (!shim_reach_missed(cmdline, n, getenv("PYTEST_ADDOPTS"),
-                               getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
+                               getenv("TESTMON_DATAFILE"), &shim_settings()->load_time, path,
+                               sizeof path))
             ;
         else if (shim_pymod_unreachable()[0])
             shim_log_error("pytest --testmon wrote %s without passing through the shim: %s; "

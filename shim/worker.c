@@ -4,10 +4,10 @@
 #include "coord.h"
 #include "journal.h"
 #include "log.h"
-#include "proc.h"
 #include "real.h"
 #include "runcopy.h"
 #include "runid.h"
+#include "settings.h"
 #include "shadow.h"
 #include <cJSON.h>
 #include <ctype.h>
@@ -17,9 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* This worker's run (role.h), kept from its open for the hand-overs and the report. */
+static const struct shim_run_ctx *ctx;
+
 /* What this worker did, for `testmon-shim status`: <run>.worker-<id>-<pid>.json, rewritten when
  * something changes (at open, after a table is copied, after a hand-over). */
 static struct {
+    long waited_ms;              /* for the controller's run to be ready */
     int materialised;
     int restored;                /* copies set aside after a commit (restore_views) */
     long rows_handed, hand_errors;
@@ -31,20 +35,21 @@ static struct {
 
 void shim_worker_forget(void)
 {
+    ctx = NULL;
     memset(&report, 0, sizeof report);
     report.released_after_us = -1;
 }
 
 static void write_report(void)
 {
-    if (!shim_proc.dir[0] || !shim_proc.run_name[0])
+    if (!ctx || !ctx->dir[0] || !ctx->run_name[0])
         return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "format", 1);
-    cJSON_AddStringToObject(j, "worker", shim_proc.worker_id);
+    cJSON_AddStringToObject(j, "worker", ctx->worker_id);
     cJSON_AddNumberToObject(j, "pid", (double)getpid());
     cJSON_AddStringToObject(j, "outcome", report.outcome);
-    cJSON_AddNumberToObject(j, "waited_ms", (double)shim_proc.waited_ms);
+    cJSON_AddNumberToObject(j, "waited_ms", (double)report.waited_ms);
     if (report.released_after_us >= 0) /* only a worker that waited for ready */
         cJSON_AddNumberToObject(j, "released_after_us", (double)report.released_after_us);
     if (report.reads) {
@@ -59,27 +64,25 @@ static void write_report(void)
     cJSON_Delete(j);
     char wid[32], name[256];
     size_t n = 0;
-    for (const char *p = shim_proc.worker_id; *p && n + 1 < sizeof wid; p++)
+    for (const char *p = ctx->worker_id; *p && n + 1 < sizeof wid; p++)
         wid[n++] = (isalnum((unsigned char)*p)) ? *p : '_';
     wid[n] = 0;
-    snprintf(name, sizeof name, "%s" SHIM_RUN_WORKER "%s-%ld" SHIM_RUN_JSON, shim_proc.run_name,
-             wid, (long)getpid());
+    snprintf(name, sizeof name, "%s" SHIM_RUN_WORKER "%s-%ld" SHIM_RUN_JSON, ctx->run_name, wid,
+             (long)getpid());
     if (text)
-        shim_coord_write(shim_proc.dir, name, text);
+        shim_coord_write(ctx->dir, name, text);
     free(text);
 }
 
-int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+/* Wait for the controller's run to be ready (coord.h).  Returns its run file, or NULL with
+ * *outcome what the open does instead; either way said and reported. */
+static cJSON *await_run(enum shim_worker_outcome *outcome)
 {
-    (void)filename;
-    char label[64];
-    snprintf(label, sizeof label, "worker %s", shim_proc.worker_id);
-    shim_log_set_tag(label);
+    const struct shim_settings *set = shim_settings();
     cJSON *run = NULL;
     long long seen_us;
-    enum shim_wait_result w =
-        shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, shim_config.timeout_ms, &run,
-                              &shim_proc.waited_ms, &seen_us);
+    enum shim_wait_result w = shim_coord_wait_ready(ctx->dir, &ctx->run, set->timeout_ms, &run,
+                                                    &report.waited_ms, &seen_us);
     const cJSON *ready_us = cJSON_GetObjectItemCaseSensitive(run, "ready_mono_us");
     if (w == SHIM_WAIT_READY && seen_us && cJSON_IsNumber(ready_us))
         report.released_after_us = seen_us - (long long)ready_us->valuedouble;
@@ -90,64 +93,90 @@ int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char
     snprintf(report.outcome, sizeof report.outcome, "%s", outcomes[w]);
     if (w != SHIM_WAIT_MISSING)
         write_report();
+    *outcome = SHIM_WORKER_REFUSED;
     switch (w) {
     case SHIM_WAIT_MISSING:
         shim_log_info("no run published by parent pid %ld (testmon 1.0-1.3, or no shim in the "
-                      "controller): stepping aside", shim_proc.run.pid);
-        return SHIM_WORKER_STEP_ASIDE;
+                      "controller): stepping aside", ctx->run.pid);
+        *outcome = SHIM_WORKER_STEP_ASIDE;
+        break;
     case SHIM_WAIT_DEAD:
         shim_log_error("the controller (pid %ld) exited before its run was ready; nothing was "
-                       "written, run pytest again", shim_proc.run.pid);
-        return SHIM_WORKER_REFUSED;
+                       "written, run pytest again", ctx->run.pid);
+        break;
     case SHIM_WAIT_TIMEOUT:
         shim_log_error("the controller (pid %ld) did not publish ready within %g s; raise "
-                       "TESTMON_SHIM_TIMEOUT or look at the controller", shim_proc.run.pid,
-                       shim_config.timeout_ms / 1000.0);
-        return SHIM_WORKER_REFUSED;
-    case SHIM_WAIT_INVALID:
-        return SHIM_WORKER_REFUSED; /* the reason is already on stderr */
-    case SHIM_WAIT_READY:
+                       "TESTMON_SHIM_TIMEOUT or look at the controller", ctx->run.pid,
+                       set->timeout_ms / 1000.0);
         break;
+    case SHIM_WAIT_INVALID:
+        break; /* the reason is already on stderr */
+    case SHIM_WAIT_READY:
+        return run;
     }
-    const cJSON *df = cJSON_GetObjectItemCaseSensitive(run, "datafile");
-    if (!cJSON_IsString(df) || strcmp(df->valuestring, shim_proc.datafile) != 0) {
-        shim_log_info("the controller's datafile is %s, not this one: stepping aside",
-                      cJSON_IsString(df) ? df->valuestring : "?");
-        cJSON_Delete(run);
-        return SHIM_WORKER_STEP_ASIDE;
-    }
-    /* Joined: from now on the controller looks for journals before its writes. */
-    shim_coord_joined_set(shim_proc.dir, shim_proc.run_name);
-    /* Read the run's copy (runcopy.h): a selection that no concurrent write can tear. */
+    cJSON_Delete(run);
+    return NULL;
+}
+
+/* Open the run's copy read-only (runcopy.h: a selection that no concurrent write can tear), or
+ * the live datafile when there is none, and shadow its tables (shadow.h) from the environment
+ * snapshot in the run file.  Returns SQLite's result code. */
+static int open_copy(const cJSON *run_file, sqlite3 **ppDb, int flags, const char *vfs)
+{
+    long timeout_ms = shim_settings()->timeout_ms;
     char copy[PATH_MAX];
     static const char *const reads[] = {[SHIM_RUNCOPY_MADE] = "copy (made)",
                                         [SHIM_RUNCOPY_SHARED] = "copy (shared)",
                                         [SHIM_RUNCOPY_FAILED] = "live datafile",
                                         [SHIM_RUNCOPY_CLONED] = "copy (cloned)"};
-    enum shim_runcopy_result got =
-        shim_runcopy_get(shim_proc.dir, shim_proc.run_name, shim_proc.datafile,
-                         shim_config.timeout_ms, copy, sizeof copy, &report.copy_ms);
+    enum shim_runcopy_result got = shim_runcopy_get(ctx->dir, ctx->run_name, ctx->datafile,
+                                                    timeout_ms, copy, sizeof copy,
+                                                    &report.copy_ms);
     report.reads = reads[got];
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
              SQLITE_OPEN_READONLY;
-    int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? shim_proc.datafile : copy, ppDb,
-                                   ro, vfs);
-    if (rc == SQLITE_OK && *ppDb) {
-        /* The shadows are the first reads, and another worker may be rebuilding the copy's WAL
-         * index at that moment (SQLITE_BUSY_RECOVERY): wait, within the shim's bound.  Python
-         * sets its own timeout after the open returns, as for the controller's connection. */
-        REAL(sqlite3_busy_timeout)(*ppDb, (int)(shim_config.timeout_ms < INT_MAX
-                                                     ? shim_config.timeout_ms : INT_MAX));
-        struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_WORKER);
-        const cJSON *snap = cJSON_GetObjectItemCaseSensitive(run, "environment");
-        if (c && shim_shadow_install(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)
-            shim_log_error("could not install shadows (%s); this worker's writes will fail",
-                           REAL(sqlite3_errmsg)(*ppDb));
-        shim_log_info("opened %s read-only (%s, %ld ms) after waiting %ld ms",
-                      shim_proc.datafile, report.reads, report.copy_ms, shim_proc.waited_ms);
+    int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? ctx->datafile : copy, ppDb, ro,
+                                   vfs);
+    if (rc != SQLITE_OK || !*ppDb)
+        return rc;
+    /* The shadows are the first reads, and another worker may be rebuilding the copy's WAL
+     * index at that moment (SQLITE_BUSY_RECOVERY): wait, within the shim's bound.  Python sets
+     * its own timeout after the open returns, as for the controller's connection. */
+    REAL(sqlite3_busy_timeout)(*ppDb, (int)(timeout_ms < INT_MAX ? timeout_ms : INT_MAX));
+    struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_WORKER);
+    const cJSON *snap = cJSON_GetObjectItemCaseSensitive(run_file, "environment");
+    if (c && shim_shadow_install(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)
+        shim_log_error("could not install shadows (%s); this worker's writes will fail",
+                       REAL(sqlite3_errmsg)(*ppDb));
+    shim_log_info("opened %s read-only (%s, %ld ms) after waiting %ld ms", ctx->datafile,
+                  report.reads, report.copy_ms, report.waited_ms);
+    return rc;
+}
+
+int shim_worker_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
+                     int flags, const char *vfs)
+{
+    (void)filename; /* run->datafile is the same file, its canonical name (role.h) */
+    ctx = run;
+    char label[64];
+    snprintf(label, sizeof label, "worker %s", ctx->worker_id);
+    shim_log_set_tag(label);
+    enum shim_worker_outcome outcome;
+    cJSON *run_file = await_run(&outcome);
+    if (!run_file)
+        return outcome;
+    const cJSON *df = cJSON_GetObjectItemCaseSensitive(run_file, "datafile");
+    if (!cJSON_IsString(df) || strcmp(df->valuestring, ctx->datafile) != 0) {
+        shim_log_info("the controller's datafile is %s, not this one: stepping aside",
+                      cJSON_IsString(df) ? df->valuestring : "?");
+        cJSON_Delete(run_file);
+        return SHIM_WORKER_STEP_ASIDE;
     }
+    /* Joined: from now on the controller looks for journals before its writes. */
+    shim_coord_joined_set(ctx->dir, ctx->run_name);
+    int rc = open_copy(run_file, ppDb, flags, vfs);
     write_report();
-    cJSON_Delete(run);
+    cJSON_Delete(run_file);
     return rc;
 }
 
@@ -181,8 +210,8 @@ int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_t
 
 static void hand_over(struct shim_conn *c)
 {
-    int n = shim_journal_flush(atomic_load(&c->db), shim_proc.dir, shim_proc.run_name,
-                               shim_proc.worker_id);
+    int n = ctx ? shim_journal_flush(atomic_load(&c->db), ctx->dir, ctx->run_name,
+                                     ctx->worker_id) : 0;
     if (n == 0)
         return;
     if (n > 0)

@@ -22,6 +22,7 @@
 #ifndef SHIM_WORKER_H
 #define SHIM_WORKER_H
 #include "conn.h"
+#include "role.h"
 #include <sqlite3.h>
 #include <stddef.h>
 
@@ -33,8 +34,11 @@ enum shim_worker_outcome {
     SHIM_WORKER_REFUSED = -2,    /* the controller died or timed out; the reason is on stderr */
 };
 
-/* Returns an SQLite result code (>= 0), or an outcome above (< 0). */
-int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
+/* Open the datafile for a worker of `run` (role.h, kept for the hand-overs): wait for the run,
+ * open its copy read-only, shadow its tables.  Returns an SQLite result code (>= 0), or an
+ * outcome above (< 0). */
+int shim_worker_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
+                     int flags, const char *vfs);
 
 /* Writes to a shadow view: take the tables it writes (shadow.h), then prepare again.
  * `prepare` re-runs the caller's exact prepare call. */

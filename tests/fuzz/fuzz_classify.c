@@ -26,8 +26,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *df = fuzz_make_datafile("classify");
     fuzz_be_worker(df);
     fuzz_publish_ready(df);
-    if (shim_worker_open(df, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK ||
+    if (shim_worker_open(&fuzz_run, df, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                         NULL) != SQLITE_OK ||
         !sqlite3_db_readonly(db, "main"))
         abort();
     sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 1 << 16);
