@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* This worker's run (role.h), kept from its open for the hand-overs and the report. */
-static const struct shim_run_ctx *ctx;
+/* This worker's run (role.h), kept from its open for the hand-overs and the report: the same
+ * one at every open (role.c decides it once). */
+static const struct shim_run_ctx *kept;
+
+static const struct shim_run_ctx *my_run(void) { return __atomic_load_n(&kept, __ATOMIC_ACQUIRE); }
 
 /* What this worker did, for `testmon-shim status`: <run>.worker-<id>-<pid>.json, rewritten when
  * something changes (at open, after a table is copied, after a hand-over). */
@@ -35,18 +38,19 @@ static struct {
 
 void shim_worker_forget(void)
 {
-    ctx = NULL;
+    __atomic_store_n(&kept, NULL, __ATOMIC_RELAXED);
     memset(&report, 0, sizeof report);
     report.released_after_us = -1;
 }
 
 static void write_report(void)
 {
-    if (!ctx || !ctx->dir[0] || !ctx->run_name[0])
+    const struct shim_run_ctx *run = my_run();
+    if (!run || !run->dir[0] || !run->run_name[0])
         return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "format", 1);
-    cJSON_AddStringToObject(j, "worker", ctx->worker_id);
+    cJSON_AddStringToObject(j, "worker", run->worker_id);
     cJSON_AddNumberToObject(j, "pid", (double)getpid());
     cJSON_AddStringToObject(j, "outcome", report.outcome);
     cJSON_AddNumberToObject(j, "waited_ms", (double)report.waited_ms);
@@ -64,26 +68,26 @@ static void write_report(void)
     cJSON_Delete(j);
     char wid[32], name[256];
     size_t n = 0;
-    for (const char *p = ctx->worker_id; *p && n + 1 < sizeof wid; p++)
+    for (const char *p = run->worker_id; *p && n + 1 < sizeof wid; p++)
         wid[n++] = (isalnum((unsigned char)*p)) ? *p : '_';
     wid[n] = 0;
-    snprintf(name, sizeof name, "%s" SHIM_RUN_WORKER "%s-%ld" SHIM_RUN_JSON, ctx->run_name, wid,
+    snprintf(name, sizeof name, "%s" SHIM_RUN_WORKER "%s-%ld" SHIM_RUN_JSON, run->run_name, wid,
              (long)getpid());
     if (text)
-        shim_coord_write(ctx->dir, name, text);
+        shim_coord_write(run->dir, name, text);
     free(text);
 }
 
 /* Wait for the controller's run to be ready (coord.h).  Returns its run file, or NULL with
  * *outcome what the open does instead; either way said and reported. */
-static cJSON *await_run(enum shim_worker_outcome *outcome)
+static cJSON *await_run(const struct shim_run_ctx *run, enum shim_worker_outcome *outcome)
 {
     const struct shim_settings *set = shim_settings();
-    cJSON *run = NULL;
+    cJSON *file = NULL;
     long long seen_us;
-    enum shim_wait_result w = shim_coord_wait_ready(ctx->dir, &ctx->run, set->timeout_ms, &run,
+    enum shim_wait_result w = shim_coord_wait_ready(run->dir, &run->run, set->timeout_ms, &file,
                                                     &report.waited_ms, &seen_us);
-    const cJSON *ready_us = cJSON_GetObjectItemCaseSensitive(run, "ready_mono_us");
+    const cJSON *ready_us = cJSON_GetObjectItemCaseSensitive(file, "ready_mono_us");
     if (w == SHIM_WAIT_READY && seen_us && cJSON_IsNumber(ready_us))
         report.released_after_us = seen_us - (long long)ready_us->valuedouble;
     static const char *const outcomes[] = {
@@ -97,31 +101,32 @@ static cJSON *await_run(enum shim_worker_outcome *outcome)
     switch (w) {
     case SHIM_WAIT_MISSING:
         shim_log_info("no run published by parent pid %ld (testmon 1.0-1.3, or no shim in the "
-                      "controller): stepping aside", ctx->run.pid);
+                      "controller): stepping aside", run->run.pid);
         *outcome = SHIM_WORKER_STEP_ASIDE;
         break;
     case SHIM_WAIT_DEAD:
         shim_log_error("the controller (pid %ld) exited before its run was ready; nothing was "
-                       "written, run pytest again", ctx->run.pid);
+                       "written, run pytest again", run->run.pid);
         break;
     case SHIM_WAIT_TIMEOUT:
         shim_log_error("the controller (pid %ld) did not publish ready within %g s; raise "
-                       "TESTMON_SHIM_TIMEOUT or look at the controller", ctx->run.pid,
+                       "TESTMON_SHIM_TIMEOUT or look at the controller", run->run.pid,
                        set->timeout_ms / 1000.0);
         break;
     case SHIM_WAIT_INVALID:
         break; /* the reason is already on stderr */
     case SHIM_WAIT_READY:
-        return run;
+        return file;
     }
-    cJSON_Delete(run);
+    cJSON_Delete(file);
     return NULL;
 }
 
 /* Open the run's copy read-only (runcopy.h: a selection that no concurrent write can tear), or
  * the live datafile when there is none, and shadow its tables (shadow.h) from the environment
  * snapshot in the run file.  Returns SQLite's result code. */
-static int open_copy(const cJSON *run_file, sqlite3 **ppDb, int flags, const char *vfs)
+static int open_copy(const struct shim_run_ctx *run, const cJSON *run_file, sqlite3 **ppDb,
+                     int flags, const char *vfs)
 {
     long timeout_ms = shim_settings()->timeout_ms;
     char copy[PATH_MAX];
@@ -129,13 +134,13 @@ static int open_copy(const cJSON *run_file, sqlite3 **ppDb, int flags, const cha
                                         [SHIM_RUNCOPY_SHARED] = "copy (shared)",
                                         [SHIM_RUNCOPY_FAILED] = "live datafile",
                                         [SHIM_RUNCOPY_CLONED] = "copy (cloned)"};
-    enum shim_runcopy_result got = shim_runcopy_get(ctx->dir, ctx->run_name, ctx->datafile,
+    enum shim_runcopy_result got = shim_runcopy_get(run->dir, run->run_name, run->datafile,
                                                     timeout_ms, copy, sizeof copy,
                                                     &report.copy_ms);
     report.reads = reads[got];
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
              SQLITE_OPEN_READONLY;
-    int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? ctx->datafile : copy, ppDb, ro,
+    int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? run->datafile : copy, ppDb, ro,
                                    vfs);
     if (rc != SQLITE_OK || !*ppDb)
         return rc;
@@ -148,7 +153,7 @@ static int open_copy(const cJSON *run_file, sqlite3 **ppDb, int flags, const cha
     if (c && shim_shadow_install(*ppDb, cJSON_IsObject(snap) ? snap : NULL) != SQLITE_OK)
         shim_log_error("could not install shadows (%s); this worker's writes will fail",
                        REAL(sqlite3_errmsg)(*ppDb));
-    shim_log_info("opened %s read-only (%s, %ld ms) after waiting %ld ms", ctx->datafile,
+    shim_log_info("opened %s read-only (%s, %ld ms) after waiting %ld ms", run->datafile,
                   report.reads, report.copy_ms, report.waited_ms);
     return rc;
 }
@@ -157,24 +162,24 @@ int shim_worker_open(const struct shim_run_ctx *run, const char *filename, sqlit
                      int flags, const char *vfs)
 {
     (void)filename; /* run->datafile is the same file, its canonical name (role.h) */
-    ctx = run;
+    __atomic_store_n(&kept, run, __ATOMIC_RELEASE);
     char label[64];
-    snprintf(label, sizeof label, "worker %s", ctx->worker_id);
+    snprintf(label, sizeof label, "worker %s", run->worker_id);
     shim_log_set_tag(label);
     enum shim_worker_outcome outcome;
-    cJSON *run_file = await_run(&outcome);
+    cJSON *run_file = await_run(run, &outcome);
     if (!run_file)
         return outcome;
     const cJSON *df = cJSON_GetObjectItemCaseSensitive(run_file, "datafile");
-    if (!cJSON_IsString(df) || strcmp(df->valuestring, ctx->datafile) != 0) {
+    if (!cJSON_IsString(df) || strcmp(df->valuestring, run->datafile) != 0) {
         shim_log_info("the controller's datafile is %s, not this one: stepping aside",
                       cJSON_IsString(df) ? df->valuestring : "?");
         cJSON_Delete(run_file);
         return SHIM_WORKER_STEP_ASIDE;
     }
     /* Joined: from now on the controller looks for journals before its writes. */
-    shim_coord_joined_set(ctx->dir, ctx->run_name);
-    int rc = open_copy(run_file, ppDb, flags, vfs);
+    shim_coord_joined_set(run->dir, run->run_name);
+    int rc = open_copy(run, run_file, ppDb, flags, vfs);
     write_report();
     cJSON_Delete(run_file);
     return rc;
@@ -210,8 +215,9 @@ int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_t
 
 static void hand_over(struct shim_conn *c)
 {
-    int n = ctx ? shim_journal_flush(atomic_load(&c->db), ctx->dir, ctx->run_name,
-                                     ctx->worker_id) : 0;
+    const struct shim_run_ctx *run = my_run();
+    int n = run ? shim_journal_flush(atomic_load(&c->db), run->dir, run->run_name,
+                                     run->worker_id) : 0;
     if (n == 0)
         return;
     if (n > 0)
