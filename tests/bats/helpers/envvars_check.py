@@ -30,9 +30,10 @@ for macro, mirror in (("SHIM_ENVVARS_OFF_VALUES", _envvars.OFF_VALUES),
 # reads it): "off", or "none" (no datafile opened).
 PROBE = ("import ctypes, sys; f = ctypes.CDLL(sys.argv[1]).testmon_shim_role; "
          "f.restype = ctypes.c_char_p; print(f().decode())")
+first = os.environ.get("SHIM_PRELOAD_FIRST")  # a sanitizer's runtime must come before the library
 for value in ("off", "OFF", "Off", "0", "false", "FALSE", "no", "No", "on", "1", "true", "yes",
               "", " off", "off ", "of", "offf", "n", "disable", "\u00f6ff"):
-    env = dict(os.environ, TESTMON_SHIM=value)
+    env = dict(os.environ, TESTMON_SHIM=value, **({"LD_PRELOAD": first} if first else {}))
     out = subprocess.run([sys.executable, "-c", PROBE, library], env=env,
                          stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     lib_off = out.strip() == "off"
