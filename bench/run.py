@@ -21,8 +21,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-SECTIONS = ("micro", "callgrind", "static", "serial", "xdist", "release", "memory", "snapshot",
+SECTIONS = ("micro", "callgrind", "static", "serial", "xdist", "release", "memory", "runcopy",
             "gain", "plugin")
+# Sections of an earlier bench.json under their old names (--merge, --table): the run's copy of
+# the datafile was the section `snapshot` until it got the name the code and the docs give it.
+RENAMED = {"snapshot": "runcopy"}
 
 
 def log(msg):
@@ -603,7 +606,7 @@ def build_rows(R):
             rows.append(("xdist", "worker wait for ready, %d workers (shim report waited_ms)"
                          % len(waits), "-", "median %g ms" % med(waits), "max %g ms" % max(waits),
                          "%d waited > 0" % sum(1 for w in waits if w > 0), "(context)", "-"))
-        # the first worker of each run copies the datafile for all (shim/frozen.h)
+        # the first worker of each run copies the datafile for all (shim/runcopy.h)
         made = [r["copy_ms"] for r in x["reports"] if r.get("reads") == "copy (made)"]
         if made:
             size = x.get("datafile_kib")
@@ -625,9 +628,9 @@ def build_rows(R):
                          ("max %.0f us" % max(lat)) if lat else "none waited",
                          "%d/%d workers waited, %d runs" % (len(lat), v["workers"], v["runs"]),
                          "<= 1 ms", mark(bool(lat) and max(lat) <= 1000)))
-    if "snapshot" in R:
-        import snapshot
-        rows += snapshot.table_rows(R["snapshot"])
+    if "runcopy" in R:
+        import runcopy
+        rows += runcopy.table_rows(R["runcopy"])
     if "gain" in R:
         import gain
         rows += gain.table_rows(R["gain"])
@@ -704,14 +707,14 @@ def main():
         a.modules = min(a.modules, 40)
     a.tests = a.modules * a.per_module
     a.serial_testmon = "2.1.4"
-    a.snapshot_sizes = (1, 50) if a.quick else (1, 50, 250)
+    a.runcopy_sizes = (1, 50) if a.quick else (1, 50, 250)
     a.reruns = 2 if a.quick else 4
     with open(os.path.join(HERE, "pins.json")) as f:
         pins = json.load(f)
     t_start = time.time()
     py = find_python(pins["python"])
     venvs = {}
-    if only & {"serial", "xdist", "release", "memory", "snapshot", "gain", "plugin"} or a.setup_only:
+    if only & {"serial", "xdist", "release", "memory", "runcopy", "gain", "plugin"} or a.setup_only:
         for rel, pk in pins["testmon"].items():
             venvs[rel] = ensure_venv("tm" + rel, py, pins["common"] + pk)
     plot_venv = ensure_venv("plot", py, pins["plot"])
@@ -774,13 +777,13 @@ def main():
             log("release: -n %s, workers waiting for ready" % counts)
             R["release"] = bench_release(a, venvs[a.serial_testmon], counts, 2 if a.quick else 3)
             lap("release")
-        if "snapshot" in only:
-            import snapshot
-            log("snapshot: datafiles of %s MB, -n 2 and -n 8 reruns, off/on ABBA"
-                % ",".join(map(str, a.snapshot_sizes)))
-            R["snapshot"] = snapshot.bench_snapshot(a.lib, venvs[a.serial_testmon], a.tmp,
-                                                    4, [2, 8], a.snapshot_sizes)
-            lap("snapshot")
+        if "runcopy" in only:
+            import runcopy
+            log("runcopy: datafiles of %s MB, -n 2 and -n 8 reruns, off/on ABBA"
+                % ",".join(map(str, a.runcopy_sizes)))
+            R["runcopy"] = runcopy.bench_runcopy(a.lib, venvs[a.serial_testmon], a.tmp,
+                                                 4, [2, 8], a.runcopy_sizes)
+            lap("runcopy")
         if "gain" in only:
             import gain
             log("gain: %s, serial --testmon / -n 2 --testmon + shim / -n 2" % gain.PROJECT)
@@ -793,6 +796,7 @@ def main():
         with open(a.merge) as f:
             old = json.load(f)
         for k, v in old.items():
+            k = RENAMED.get(k, k)
             if k not in R and k not in ("meta", "table"):
                 R[k] = v
         R["meta"]["merged_from"] = {"file": a.merge, "started": old["meta"].get("started"),

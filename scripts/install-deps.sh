@@ -9,7 +9,7 @@
 #           venv (the wheel tools, zig included, come from PyPI into .venvs/)
 #   demo    wheel: the demo builds the wheel and installs it in a venv
 #   check   build, plus what the fast tier runs: bats (bats-support, bats-assert; parallel runs
-#           them at once), sqlite3, git, xfsprogs (test_frozen mounts an xfs image to test the
+#           them at once), sqlite3, git, xfsprogs (test_runcopy mounts an xfs image to test the
 #           reflink copy of the datafile), python3.11-dev (libpython3.11-pic.a), zlib1g-dev,
 #           libexpat1-dev and llvm (llvm-strip): the emulated python-build-standalone
 #           interpreters of tests/static/build-python.sh; patchelf (othersqlite.bats gives a copy

@@ -1,12 +1,12 @@
-/* controller.c: snapshot, publication and journal application in the controller. */
+/* controller.c: the environment snapshot, publication and journal application in the controller. */
 #include "controller.h"
 #include "coord.h"
 #include "datafile.h"
-#include "frozen.h"
 #include "journal.h"
 #include "log.h"
-#include "proc.h"
 #include "real.h"
+#include "runcopy.h"
+#include "runid.h"
 #include "sqlvalue.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 struct shim_forklock shim_controller_lock = SHIM_FORKLOCK_INIT;
+/* This controller's run (role.h), kept from its open: the same one at every open (role.c decides it
+ * once), stored before the connection can be used. */
+static const struct shim_run_ctx *ctx;
 static cJSON *snapshot;        /* environment rows as the controller found them */
 static char state[16];         /* "", initialising, ready, finished; under lock */
 static atomic_int initialising; /* lock-free view for the per-step check */
@@ -93,11 +96,11 @@ static void publish_locked(const char *new_state)
     cJSON_AddNumberToObject(j, "format", 1);
     cJSON_AddStringToObject(j, "state", new_state);
     cJSON *ctl = cJSON_AddObjectToObject(j, "controller");
-    cJSON_AddNumberToObject(ctl, "pid", (double)shim_proc.run.pid);
+    cJSON_AddNumberToObject(ctl, "pid", (double)ctx->run.pid);
     char start[32];
-    snprintf(start, sizeof start, "%llu", shim_proc.run.start);
+    snprintf(start, sizeof start, "%llu", ctx->run.start);
     cJSON_AddStringToObject(ctl, "start", start);
-    cJSON_AddStringToObject(j, "datafile", shim_proc.datafile);
+    cJSON_AddStringToObject(j, "datafile", ctx->datafile);
     cJSON_AddNumberToObject(j, "data_version", (double)data_version);
     if (strcmp(new_state, "initialising") == 0)
         ready_us = 0; /* a re-opened run gets a new ready time */
@@ -112,12 +115,12 @@ static void publish_locked(const char *new_state)
     cJSON_AddNumberToObject(rep, "journal_errors", (double)journal_errors);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    char name[128];
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    if (text && shim_coord_write(shim_proc.dir, name, text) == 0) {
+    char name[SHIM_RUN_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s" SHIM_RUN_JSON, ctx->run_name);
+    if (text && shim_coord_write(ctx->dir, name, text) == 0) {
         snprintf(state, sizeof state, "%s", new_state);
         atomic_store(&initialising, strcmp(new_state, "initialising") == 0);
-        shim_log_info("published %s/%s: %s", shim_proc.dir, name, new_state);
+        shim_log_info("published %s/%s: %s", ctx->dir, name, new_state);
     }
     free(text);
 }
@@ -130,14 +133,9 @@ static void remove_stale_runs(const char *dir)
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        long pid;
-        unsigned long long start;
-        int n = 0;
-        if (sscanf(e->d_name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 ||
-            e->d_name[n] != '.')
-            continue;
-        struct shim_run run = {pid, start};
-        if (shim_run_alive(&run))
+        struct shim_run run;
+        const char *rest = shim_run_parse(e->d_name, &run);
+        if (!rest || *rest != '.' || shim_run_alive(&run)) /* any file of a run, if it is gone */
             continue;
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -148,11 +146,13 @@ static void remove_stale_runs(const char *dir)
         closedir(d);
 }
 
-int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
+int shim_controller_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
+                         int flags, const char *vfs)
 {
     int rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
     if (rc != SQLITE_OK || !*ppDb)
         return rc;
+    __atomic_store_n(&ctx, run, __ATOMIC_RELEASE);
     shim_log_set_tag("controller");
     struct shim_conn *c = shim_conn_add(*ppDb, SHIM_CONN_CONTROLLER);
     if (!c)
@@ -161,14 +161,14 @@ int shim_controller_open(const char *filename, sqlite3 **ppDb, int flags, const 
     REAL(sqlite3_busy_timeout)(*ppDb, 5000);
     cJSON *snap = take_snapshot(*ppDb);
     long long version = read_user_version(*ppDb);
-    if (shim_coord_ensure_dir(shim_proc.dir) != 0) {
+    if (shim_coord_ensure_dir(run->dir) != 0) {
         cJSON_Delete(snap);
         return rc; /* workers will find no run and step aside: upstream behaviour */
     }
-    remove_stale_runs(shim_proc.dir);
+    remove_stale_runs(run->dir);
     pthread_mutex_lock(&shim_controller_lock.m);
     if (!atomic_load(&joined))
-        atomic_store(&joined, shim_coord_joined_map(shim_proc.dir, shim_proc.run_name));
+        atomic_store(&joined, shim_coord_joined_map(run->dir, run->run_name));
     cJSON_Delete(snapshot);
     snapshot = snap;
     data_version = version;
@@ -206,18 +206,23 @@ static int journal_name_cmp(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static const char *filter_prefix;
+/* This run's journals (runid.h); scandir's filter has no argument, hence the static, set under
+ * shim_controller_lock. */
+static struct shim_run filter_run;
 static int journal_filter(const struct dirent *d)
 {
-    return strncmp(d->d_name, filter_prefix, strlen(filter_prefix)) == 0 &&
-           strstr(d->d_name, ".json") && d->d_name[0] != '.';
+    struct shim_run run;
+    const char *rest = shim_run_parse(d->d_name, &run);
+    return rest && run.pid == filter_run.pid && run.start == filter_run.start &&
+           shim_run_file_kind(rest) == SHIM_RUN_FILE_JOURNAL;
 }
 
 /* Apply workers' journals, oldest first; the cost when nothing changed is one stat. */
 static void apply_journals(struct shim_conn *c)
 {
     struct stat st;
-    if (!shim_proc.dir[0] || stat(shim_proc.dir, &st) != 0)
+    const struct shim_run_ctx *me = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
+    if (!me || !me->dir[0] || stat(me->dir, &st) != 0)
         return;
     pthread_mutex_lock(&shim_controller_lock.m);
     if (st.st_mtim.tv_sec == dir_mtime.tv_sec && st.st_mtim.tv_nsec == dir_mtime.tv_nsec) {
@@ -225,25 +230,23 @@ static void apply_journals(struct shim_conn *c)
         return;
     }
     dir_mtime = st.st_mtim;
-    char prefix[128];
-    snprintf(prefix, sizeof prefix, "%s.journal-", shim_proc.run_name);
-    filter_prefix = prefix;
+    filter_run = me->run;
     struct dirent **list = NULL;
-    int n = scandir(shim_proc.dir, &list, journal_filter, journal_name_cmp);
+    int n = scandir(me->dir, &list, journal_filter, journal_name_cmp);
     for (int i = 0; i < n; i++) {
         int missing;
-        cJSON *j = shim_coord_read(shim_proc.dir, list[i]->d_name, &missing);
+        cJSON *j = shim_coord_read(me->dir, list[i]->d_name, &missing);
         int applied = j ? shim_journal_apply(atomic_load(&c->db), j) : -1;
         if (applied >= 0) {
             char path[PATH_MAX + 256];
-            snprintf(path, sizeof path, "%s/%s", shim_proc.dir, list[i]->d_name);
+            snprintf(path, sizeof path, "%s/%s", me->dir, list[i]->d_name);
             unlink(path);
             journals_applied++;
             rows_applied += applied;
         } else if (j) {
             journal_errors++;
             shim_log_error("could not apply worker journal %s/%s (%s); kept for inspection: the "
-                           "next run re-syncs its tests", shim_proc.dir, list[i]->d_name,
+                           "next run re-syncs its tests", me->dir, list[i]->d_name,
                            shim_journal_apply_error());
         }
         cJSON_Delete(j);
@@ -281,16 +284,17 @@ void shim_controller_forget(void)
     if (flag) /* the parent's run: not ours */
         munmap((void *)flag, 1);
     atomic_store(&joined, NULL);
+    __atomic_store_n(&ctx, NULL, __ATOMIC_RELAXED);
 }
 
 void shim_controller_exit(void)
 {
-    if (shim_proc.role != SHIM_ROLE_CONTROLLER)
-        return;
+    if (!__atomic_load_n(&ctx, __ATOMIC_ACQUIRE))
+        return; /* not a controller: nothing published */
     pthread_mutex_lock(&shim_controller_lock.m);
     if (state[0] && strcmp(state, "finished") != 0) {
         publish_locked("finished");
-        shim_frozen_remove(shim_proc.dir, shim_proc.run_name); /* the workers are done */
+        shim_runcopy_remove(ctx->dir, ctx->run_name); /* the workers are done */
     }
     pthread_mutex_unlock(&shim_controller_lock.m);
 }

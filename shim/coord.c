@@ -1,4 +1,5 @@
-/* coord.c: coordination files: naming, safe atomic writes, safe reads, and the bounded wait. */
+/* coord.c: the coordination directory: its markers, safe atomic writes, safe reads, finding a
+ * run, and the bounded wait for one. */
 #include "coord.h"
 #include "log.h"
 #include "safefile.h"
@@ -6,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,60 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-unsigned long long shim_proc_starttime(long pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int saved = errno;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0)
-        close(fd);
-    errno = saved;
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    /* comm may contain spaces and parentheses: fields restart after the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    p++;
-    for (int field = 3; field < 22; field++) { /* p is before field 3 (state) */
-        p = strchr(p + 1, ' ');
-        if (!p)
-            return 0;
-    }
-    return strtoull(p + 1, NULL, 10);
-}
-
-int shim_run_alive(const struct shim_run *run)
-{
-    int saved = errno;
-    if (run->pid <= 0 || (kill((pid_t)run->pid, 0) != 0 && errno != EPERM)) {
-        errno = saved;
-        return 0;
-    }
-    unsigned long long st = shim_proc_starttime(run->pid);
-    /* A zombie still has its start time; treat a zombie (state Z) as dead. */
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%ld/stat", run->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n > 0) {
-            buf[n] = 0;
-            char *p = strrchr(buf, ')');
-            if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
-                errno = saved;
-                return 0;
-            }
-        }
-    }
-    errno = saved;
-    return shim_start_same_process(run->start, st);
-}
-
 int shim_coord_dir(const char *datafile, char *out, size_t outsz)
 {
     const char *env = getenv("TESTMON_SHIM_DIR");
@@ -77,7 +23,8 @@ int shim_coord_dir(const char *datafile, char *out, size_t outsz)
         return (size_t)snprintf(out, outsz, "%s", env) < outsz ? 0 : -1;
     const char *slash = strrchr(datafile, '/');
     int dirlen = slash ? (int)(slash - datafile) : 0;
-    return (size_t)snprintf(out, outsz, "%.*s/.testmon-shim", dirlen, datafile) < outsz ? 0 : -1;
+    return (size_t)snprintf(out, outsz, "%.*s/" SHIM_COORD_DIR_NAME, dirlen, datafile) < outsz
+               ? 0 : -1;
 }
 
 /* Write one marker file into a directory just created; a failure only costs the marker. */
@@ -141,11 +88,6 @@ int shim_coord_ensure_dir(const char *dir)
     return rc;
 }
 
-void shim_coord_run_name(const struct shim_run *run, char *out, size_t outsz)
-{
-    snprintf(out, outsz, "run-%ld-%llu", run->pid, run->start);
-}
-
 int shim_coord_write(const char *dir, const char *name, const char *text)
 {
     int saved = errno;
@@ -205,15 +147,17 @@ cJSON *shim_coord_read(const char *dir, const char *name, int *missing)
 
 int shim_coord_any_run_of(const char *dir, long pid)
 {
-    char prefix[64];
-    int n = snprintf(prefix, sizeof prefix, "run-%ld-", pid), found = 0;
+    int saved = errno, found = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
-    while (d && !found && (e = readdir(d)))
-        found = strncmp(e->d_name, prefix, (size_t)n) == 0 &&
-                strchr(e->d_name + n, '.') && strcmp(strchr(e->d_name + n, '.'), ".json") == 0;
+    while (d && !found && (e = readdir(d))) {
+        struct shim_run run;
+        const char *rest = shim_run_parse(e->d_name, &run);
+        found = rest && run.pid == pid && shim_run_file_kind(rest) == SHIM_RUN_FILE_RUN;
+    }
     if (d)
         closedir(d);
+    errno = saved;
     return found;
 }
 
@@ -228,15 +172,13 @@ int shim_coord_find_run(const char *dir, long pid, unsigned long long seen,
     }
     struct dirent *e;
     while ((e = readdir(d))) {
-        long p;
-        unsigned long long s;
-        int n = 0;
-        if (e->d_name[4] == '-' || e->d_name[4] == '+' ||
-            sscanf(e->d_name, "run-%ld-%llu%n", &p, &s, &n) != 2 || n <= 0 || p != pid ||
-            strcmp(e->d_name + n, ".json") != 0 || !shim_start_same_process(s, seen))
+        struct shim_run run;
+        const char *rest = shim_run_parse(e->d_name, &run);
+        if (!rest || run.pid != pid || shim_run_file_kind(rest) != SHIM_RUN_FILE_RUN ||
+            !shim_start_same_process(run.start, seen))
             continue;
-        if (!found || s < *start) /* the closest to what this process reads */
-            *start = s;
+        if (!found || run.start < *start) /* the closest to what this process reads */
+            *start = run.start;
         found = 1;
     }
     closedir(d);
@@ -244,7 +186,8 @@ int shim_coord_find_run(const char *dir, long pid, unsigned long long seen,
     return found;
 }
 
-/* microseconds: whole milliseconds, truncated at both ends, ended waits up to 1 ms early */
+/* Microseconds, not milliseconds: a deadline kept in whole milliseconds, truncated at both ends,
+ * let a bounded wait give up to 1 ms before its timeout (test_coord's test_wait_timeout). */
 long long shim_coord_now_us(void)
 {
     struct timespec ts;
@@ -304,9 +247,9 @@ enum shim_wait_result shim_coord_wait_ready(const char *dir, const struct shim_r
                                             long long *seen_us)
 {
     int saved = errno;
-    char name[96], file[128];
-    shim_coord_run_name(run, name, sizeof name);
-    snprintf(file, sizeof file, "%s.json", name);
+    char name[SHIM_RUN_NAME_MAX], file[SHIM_RUN_NAME_MAX + 8];
+    shim_run_name(run, name, sizeof name);
+    snprintf(file, sizeof file, "%s" SHIM_RUN_JSON, name);
     long long t0 = shim_coord_now_us();
     enum shim_wait_result res;
     int fd = -1;
@@ -374,7 +317,7 @@ const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *
     int saved = errno;
     char path[PATH_MAX];
     void *p = MAP_FAILED;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s.joined", dir, run_name) < sizeof path) {
+    if ((size_t)snprintf(path, sizeof path, "%s/%s" SHIM_RUN_JOINED, dir, run_name) < sizeof path) {
         int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         /* One byte written, not a hole: a fault on a hole of a full tmpfs would be a SIGBUS. */
         if (fd >= 0) {
@@ -398,7 +341,7 @@ int shim_coord_joined_set(const char *dir, const char *run_name)
 {
     int saved = errno, rc = -1;
     char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s.joined", dir, run_name) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s" SHIM_RUN_JOINED, dir, run_name) >= sizeof path)
         return -1;
     /* O_NONBLOCK: a FIFO planted in its place must be refused, not block the worker's open */
     int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);

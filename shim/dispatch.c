@@ -6,10 +6,10 @@
 #include "controller.h"
 #include "guard.h"
 #include "log.h"
-#include "proc.h"
 #include "pymod.h"
 #include "real.h"
 #include "role.h"
+#include "settings.h"
 #include "unmanaged.h"
 #include "worker.h"
 #include <errno.h>
@@ -27,14 +27,15 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 {
     int saved = errno;
     /* Without every function the policies need (real.c said which), nobody is managed. */
+    const struct shim_run_ctx *run = NULL;
     enum shim_role role =
-        shim_real_complete() ? shim_role_for_open(filename, flags) : SHIM_ROLE_BYSTANDER;
+        shim_real_complete() ? shim_role_for_open(filename, flags, &run) : SHIM_ROLE_BYSTANDER;
     int rc;
     shim_enter();
     /* Bad settings are said once per run, by its controller: workers inherit the same ones, and
      * a worker whose controller never used the shim lets unmanaged.c decide. */
     if (role == SHIM_ROLE_CONTROLLER)
-        shim_config_report();
+        shim_settings_report();
     /* From here on the sqlite3 module's statements must pass the policies: redirect its calls
      * (pymod.h), or leave the whole run to upstream, as it was, with the reason. */
     char why[PATH_MAX + 256];
@@ -47,16 +48,16 @@ int shim_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
     }
     switch (role) {
     case SHIM_ROLE_CONTROLLER:
-        rc = shim_controller_open(filename, ppDb, flags, vfs);
+        rc = shim_controller_open(run, filename, ppDb, flags, vfs);
         break;
     case SHIM_ROLE_WORKER:
-        rc = shim_worker_open(filename, ppDb, flags, vfs);
+        rc = shim_worker_open(run, filename, ppDb, flags, vfs);
         if (rc < 0) { /* not SQLite's: worker.h's outcome */
             switch ((enum shim_worker_outcome)rc) {
             case SHIM_WORKER_STEP_ASIDE:
                 shim_role_step_aside();
                 rc = REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
-                shim_unmanaged_worker(); /* gw0 says why, if it is not deliberate */
+                shim_unmanaged_worker(run); /* gw0 says why, if it is not deliberate */
                 break;
             case SHIM_WORKER_REFUSED:
                 rc = fail_open(ppDb);

@@ -1,7 +1,8 @@
 /* exports.c: the library's only exported functions (the version script lists these and nothing
  * else): for the pytest plugin (python/testmon_shim/plugin.py) and for tools and tests that ask a
  * process about the shim through ctypes.  No sqlite3_* symbol is among them (pymod.h). */
-#include "proc.h"
+#include "role.h"
+#include "settings.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -13,7 +14,7 @@ SHIM_EXPORT const char *testmon_shim_version(void) { return TESTMON_SHIM_VERSION
  * Python before testmon opens its datafile. */
 SHIM_EXPORT void testmon_shim_off(void)
 {
-    __atomic_store_n(&shim_config.disabled, 1, __ATOMIC_RELAXED);
+    shim_switch_off();
 }
 
 /* This process's role for the datafile, for the plugin's header line: "controller", "worker",
@@ -21,9 +22,9 @@ SHIM_EXPORT void testmon_shim_off(void)
  * or "none" (no datafile opened through the shim). */
 SHIM_EXPORT const char *testmon_shim_role(void)
 {
-    if (__atomic_load_n(&shim_config.disabled, __ATOMIC_RELAXED))
+    if (shim_off())
         return "off";
-    switch (__atomic_load_n(&shim_proc.role, __ATOMIC_ACQUIRE)) {
+    switch (shim_role_now()) {
     case SHIM_ROLE_CONTROLLER:
         return "controller";
     case SHIM_ROLE_WORKER:

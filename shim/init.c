@@ -10,19 +10,17 @@
 #include "forklock.h"
 #include "guard.h"
 #include "log.h"
-#include "proc.h"
 #include "pymod.h"
 #include "reach.h"
 #include "real.h"
 #include "role.h"
+#include "settings.h"
 #include "static.h"
 #include "worker.h"
 #include "wrappers.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 /* How long fork waits for each lock another thread holds (forklock.h): the shim's critical
@@ -46,37 +44,13 @@ static void child_after_fork(void)
     shim_controller_forget();
     shim_worker_forget();
     shim_reach_after_fork();
-    shim_initial_ppid = (long)getppid(); /* the forking process is this child's parent */
-}
-
-static int is_off(const char *v)
-{
-    return v && (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0 ||
-                 strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0);
+    shim_settings_after_fork(); /* the forking process is this child's parent */
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
     int saved = errno;
-    /* An xdist worker's parent is its controller; if the controller dies before the worker opens
-     * the datafile, getppid() then names a reaper, so remember the parent we started under. */
-    shim_initial_ppid = (long)getppid();
-    clock_gettime(CLOCK_REALTIME_COARSE, &shim_load_time); /* vDSO: no system call */
-    /* Bad settings are reported by the processes that use the shim (shim_config_report), not
-     * by every shell and compiler the preload reaches. */
-    shim_config.bad_log = shim_log_configure(getenv("TESTMON_SHIM_LOG")) != 0;
-    shim_config.disabled = is_off(getenv("TESTMON_SHIM"));
-    /* Read now, not at the first open: by then this process's own session may have set it. */
-    shim_config.started_by_test = getenv("PYTEST_CURRENT_TEST") != NULL;
-    const char *t = getenv("TESTMON_SHIM_TIMEOUT");
-    if (t && *t) {
-        char *end;
-        double secs = strtod(t, &end);
-        if (*end || !(secs > 0) || secs > 86400)
-            shim_config.bad_timeout = 1;
-        else
-            shim_config.timeout_ms = (long)(secs * 1000);
-    }
+    shim_settings_capture(); /* settings.h: the environment, once */
     shim_forklock_register(fork_locks, (int)(sizeof fork_locks / sizeof *fork_locks),
                            SHIM_FORK_LOCK_WAIT_MS);
     pthread_atfork(shim_forklock_prepare, shim_forklock_parent, child_after_fork);
@@ -86,7 +60,7 @@ __attribute__((constructor)) static void shim_init(void)
     /* A Python with SQLite linked in is hooked now (static.h: with any other thread held while
      * its code is written); a sqlite3 module is watched (pymod.h). */
     shim_static_init(wrappers);
-    if (!shim_config.disabled)
+    if (!shim_off())
         shim_pymod_init(wrappers, opens);
     errno = saved;
 }

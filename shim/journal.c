@@ -3,6 +3,7 @@
 #include "coord.h"
 #include "log.h"
 #include "real.h"
+#include "runid.h"
 #include "sqlvalue.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -81,7 +82,8 @@ int shim_journal_track(sqlite3 *db, const char *table)
                                                      cols[i]));
     }
     char *sql = REAL(sqlite3_mprintf)(
-        "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ji_%w\" AFTER INSERT ON temp.\"%w\" BEGIN "
+        "CREATE TEMP TRIGGER IF NOT EXISTS \"" SHIM_JOURNAL_MARK "%w\" AFTER INSERT ON temp.\"%w\" "
+        "BEGIN "
         "INSERT INTO testmon_shim_journal(tbl, op, rid, nrid%s) VALUES (%Q, 'I', NEW.rowid, NEW.rowid%s); END;"
         "CREATE TEMP TRIGGER IF NOT EXISTS \"testmon_shim_ju_%w\" AFTER UPDATE ON temp.\"%w\" "
         "WHEN OLD.rowid IS NOT NEW.rowid%s BEGIN "
@@ -155,8 +157,8 @@ int shim_journal_flush(sqlite3 *db, const char *dir, const char *run_name, const
         clock_gettime(CLOCK_REALTIME, &ts);
         char wid[32], name[256];
         safe_token(worker_id, wid, sizeof wid);
-        snprintf(name, sizeof name, "%s.journal-%020lld-%s-%ld.json", run_name,
-                 (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, wid, (long)getpid());
+        snprintf(name, sizeof name, "%s" SHIM_RUN_JOURNAL "%020lld-%s-%ld" SHIM_RUN_JSON,
+                 run_name, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, wid, (long)getpid());
         result = text ? shim_coord_write(dir, name, text) : -1;
         free(text);
         if (result == 0) {

@@ -1,6 +1,6 @@
 /* journal.h: a worker's writes, handed to the controller.
  *
- * In a worker every main table it writes becomes a TEMP copy (worker.c).  For tables whose
+ * In a worker every main table it writes becomes a TEMP copy (shadow.h).  For tables whose
  * contents outlive the run, AFTER triggers record each row change, in order, in
  * temp.testmon_shim_journal; when the worker's transaction commits, the rows are written to
  * <dir>/<run>.journal-<time>-<worker>-<pid>.json and cleared.  The controller replays them by
@@ -12,6 +12,9 @@
 #include <sqlite3.h>
 
 #define SHIM_JOURNAL_MAX_COLUMNS 32
+/* The name of the AFTER INSERT trigger that shim_journal_track gives temp.<table> is this prefix
+ * and the table's name: the mark by which shadow.c finds the tables whose changes are journaled. */
+#define SHIM_JOURNAL_MARK "testmon_shim_ji_"
 
 /* Worker: record changes of temp.<table> from now on.  Returns an SQLite result code. */
 int shim_journal_track(sqlite3 *db, const char *table);

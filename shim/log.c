@@ -1,5 +1,6 @@
 /* log.c: write(2) from a stack buffer, errno preserved; one line per call. */
 #include "log.h"
+#include "envvars.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -9,37 +10,29 @@
 #include <string.h>
 #include <unistd.h>
 
+/* TESTMON_SHIM_LOG's levels (envvars.h) are this enum's, by number */
+_Static_assert(sizeof((const char *[])SHIM_ENVVARS_LOG_LEVELS) / sizeof(const char *) ==
+                   SHIM_LOG_DEBUG + 1, "one level name per shim_log_level");
+
 static atomic_int level = SHIM_LOG_ERROR;
 static atomic_int file_fd = -1;
 static char tag[48] = "";
 static char deferred[320]; /* a problem found at load, reported where the shim is in use */
 
-static int parse_level(const char *s, size_t n)
-{
-    static const char *const words[] = {"error", "warn", "info", "debug"};
-    if (n == 1 && s[0] >= '0' && s[0] <= '3')
-        return s[0] - '0';
-    for (int i = 0; i < 4; i++)
-        if (strlen(words[i]) == n && strncmp(words[i], s, n) == 0)
-            return i;
-    return -1;
-}
-
 int shim_log_configure(const char *spec)
 {
     if (!spec || !*spec)
-        return 0;
-    const char *colon = strchr(spec, ':');
-    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-    int lv = parse_level(spec, n);
+        return 0; /* the level stays what it is */
+    const char *file;
+    int lv = shim_envvars_log(spec, &file);
     if (lv < 0)
-        return -1; /* reported by shim_config_report() where the shim is in use */
-    if (colon && colon[1]) {
+        return -1; /* reported by shim_settings_report() where the shim is in use */
+    if (file) {
         int saved = errno;
-        int fd = open(colon + 1, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
             snprintf(deferred, sizeof deferred, "cannot open log file %s: %s; logging to stderr",
-                     colon + 1, strerror(errno));
+                     file, strerror(errno));
         else
             atomic_store(&file_fd, fd);
         errno = saved;

@@ -5,7 +5,7 @@
 
 enum shim_log_level { SHIM_LOG_ERROR = 0, SHIM_LOG_WARN = 1, SHIM_LOG_INFO = 2, SHIM_LOG_DEBUG = 3 };
 
-/* Parse TESTMON_SHIM_LOG: "LEVEL" or "LEVEL:FILE", LEVEL one of error|warn|info|debug|0..3.
+/* Apply TESTMON_SHIM_LOG: "LEVEL" or "LEVEL:FILE" (envvars.h has the grammar).
  * Returns 0, or -1 for a value it does not understand (then logging stays at errors; the caller
  * reports it). */
 int shim_log_configure(const char *spec);

@@ -1,8 +1,10 @@
 /* reach.c: see reach.h. */
 #include "reach.h"
+#include "cmdline.h"
 #include "log.h"
-#include "proc.h"
 #include "pymod.h"
+#include "role.h"
+#include "settings.h"
 #include "static.h"
 #include <errno.h>
 #include <link.h>
@@ -12,18 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *base_of(const char *arg)
-{
-    const char *slash = strrchr(arg, '/');
-    return slash ? slash + 1 : arg;
-}
-
-static int is_pytest(const char *arg)
-{
-    const char *b = base_of(arg);
-    return strncmp(b, "pytest", 6) == 0 || strncmp(b, "py.test", 7) == 0;
-}
 
 /* Cut a canonical path to its parent directory ("/a/b" -> "/a", "/a" -> "/"); 0 at "/". */
 static int parent_dir(char *dir)
@@ -39,28 +29,28 @@ static int parent_dir(char *dir)
  * and VS Code's.  (A project's own run_tests.py cannot be told from any other script.) */
 static int is_ide_runner(const char *arg)
 {
-    const char *b = base_of(arg);
+    const char *b = shim_cmdline_base(arg);
     return strcmp(b, "_jb_pytest_runner.py") == 0 || strcmp(b, "run_pytest_script.py") == 0;
 }
 
 /* Is this process pytest itself (not a wrapper such as strace, time or timeout, whose own command
  * line names pytest too)?  pytest is argv[0], or argv[0] is python and pytest is its script or
- * its -m module, or its script is an IDE's runner, or its -c code calls pytest.main().  Stricter than role.c's shim_is_pytest_process on purpose: there `coverage run
- * -m pytest` must still be a controller, here a false alarm costs more than silence.  Returns
- * pytest's first own argument (possibly `end`), or NULL if this is not pytest. */
+ * its -m module, or its script is an IDE's runner, or its -c code calls pytest.main(); which
+ * words name pytest and Python is cmdline.h's rule.  Stricter than role.c's
+ * shim_cmdline_is_pytest on purpose: there `coverage run -m pytest` must still be a controller,
+ * here a false alarm costs more than silence.  Returns pytest's first own argument (possibly
+ * `end`), or NULL if this is not pytest. */
 static const char *pytest_args(const char *cmdline, const char *end)
 {
     const char *arg = cmdline;
-    if (is_pytest(arg))
+    if (shim_cmdline_names_pytest(arg))
         return arg + strlen(arg) + 1;
-    if (strncmp(base_of(arg), "python", 6) != 0)
+    if (!shim_cmdline_names_python(arg))
         return NULL;
     for (arg += strlen(arg) + 1; arg < end && arg[0] == '-'; arg += strlen(arg) + 1) {
         if (strcmp(arg, "-m") == 0) {
             arg += strlen(arg) + 1;
-            return arg < end && (strcmp(arg, "pytest") == 0 || strcmp(arg, "py.test") == 0)
-                       ? arg + strlen(arg) + 1
-                       : NULL;
+            return arg < end && shim_cmdline_pytest_module(arg) ? arg + strlen(arg) + 1 : NULL;
         }
         if (strcmp(arg, "-c") == 0) { /* python -c CODE: pytest only if CODE runs it here */
             arg += strlen(arg) + 1;
@@ -69,7 +59,8 @@ static const char *pytest_args(const char *cmdline, const char *end)
         if (strcmp(arg, "-X") == 0 || strcmp(arg, "-W") == 0)
             arg += strlen(arg) + 1; /* an option with a separate value */
     }
-    return arg < end && (is_pytest(arg) || is_ide_runner(arg)) ? arg + strlen(arg) + 1 : NULL;
+    return arg < end && (shim_cmdline_names_pytest(arg) || is_ide_runner(arg))
+               ? arg + strlen(arg) + 1 : NULL;
 }
 
 /* Does pytest's configuration file for `dir` (the first one found from dir upwards, as pytest
@@ -184,7 +175,7 @@ void shim_reach_check_at_exit(void)
 {
     /* off, a forked child, a datafile did pass through the shim, not pytest, or static.h said
      * why at the first datafile connect */
-    if (shim_config.disabled || forked || shim_proc.role != SHIM_ROLE_NONE ||
+    if (shim_off() || forked || shim_role_now() != SHIM_ROLE_NONE ||
         !shim_named_like_python() || shim_static_reported())
         return;
     /* With a sqlite3 module watched, the shim was reachable and this process just never opened
@@ -196,7 +187,8 @@ void shim_reach_check_at_exit(void)
     size_t n = shim_cmdline(cmdline, sizeof cmdline);
     if (n > 0) {
         if (!shim_reach_missed(cmdline, n, getenv("PYTEST_ADDOPTS"),
-                               getenv("TESTMON_DATAFILE"), &shim_load_time, path, sizeof path))
+                               getenv("TESTMON_DATAFILE"), &shim_settings()->load_time, path,
+                               sizeof path))
             ;
         else if (shim_pymod_unreachable()[0])
             shim_log_error("pytest --testmon wrote %s without passing through the shim: %s; "

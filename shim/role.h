@@ -25,18 +25,37 @@
 #ifndef SHIM_ROLE_H
 #define SHIM_ROLE_H
 #include "forklock.h"
-#include "proc.h"
+#include "runid.h"
+#include <limits.h>
+
+enum shim_role { SHIM_ROLE_NONE = 0, SHIM_ROLE_BYSTANDER, SHIM_ROLE_CONTROLLER, SHIM_ROLE_WORKER };
+
+/* The run this process belongs to, decided with its role at its first datafile open and not
+ * changed after that (until a fork, whose child decides anew).  Handed to the policies as a
+ * const pointer (dispatch.c to controller.c, worker.c, unmanaged.c), which keep it: nothing
+ * but role.c writes it. */
+struct shim_run_ctx {
+    char datafile[PATH_MAX];          /* canonical path */
+    char dir[PATH_MAX];               /* coordination directory (coord.h) */
+    struct shim_run run;              /* the controller's: this process, or a worker's parent */
+    char run_name[SHIM_RUN_NAME_MAX]; /* run-<pid>-<start> (runid.h) */
+    char worker_id[32];               /* PYTEST_XDIST_WORKER; "" in a controller */
+};
 
 /* The role an open of `filename` has in this process (decided at the first datafile open, under
  * a lock, then fixed; another file, or another .testmondata, is a bystander's): CONTROLLER,
- * WORKER (to be confirmed by worker.c, which may step aside), or BYSTANDER. */
-enum shim_role shim_role_for_open(const char *filename, int flags);
+ * WORKER (to be confirmed by worker.c, which may step aside), or BYSTANDER.  For a controller or
+ * a worker, *run is the run; otherwise NULL. */
+enum shim_role shim_role_for_open(const char *filename, int flags,
+                                  const struct shim_run_ctx **run);
+/* This process's role now: NONE until a datafile was opened (any thread, no lock). */
+enum shim_role shim_role_now(void);
 /* Would a datafile open now make this process a controller (the rule above; asks the
  * interpreter's witness where the command line does not tell)?  Decides nothing. */
 int shim_role_would_control(void);
 /* The worker stepped aside (no run of its controller): a bystander from now on. */
 void shim_role_step_aside(void);
-/* After fork: the child is a new process with no role yet. */
+/* After fork: the child is a new process with no role and no run yet. */
 void shim_role_reset(void);
 /* Guards the decision of the role (forklock.h). */
 extern struct shim_forklock shim_role_lock;

@@ -1,14 +1,15 @@
 /* static.c: see static.h. */
 #include "static.h"
+#include "cmdline.h"
 #include "datafile.h"
 #include "elfsym.h"
 #include "hook.h"
 #include "log.h"
 #include "object.h"
-#include "proc.h"
 #include "pyapi.h"
 #include "real.h"
 #include "role.h"
+#include "settings.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <errno.h>
@@ -55,7 +56,7 @@ static int audit(const char *event, void *args, void *data)
     /* Said by the run's controller (role.h's rule), not by its workers, nor by a script or a
      * nested pytest.main() that opens the datafile. */
     if (connect_path(args, path, sizeof path) && shim_datafile_maybe(path) &&
-        !shim_config.disabled && shim_role_would_control()) {
+        !shim_off() && shim_role_would_control()) {
         said = 1;
         shim_log_error("this Python has SQLite linked in and %s, so the shim cannot reach it and "
                        "steps aside: pytest -n --testmon may fail as without it; use %s "
@@ -156,7 +157,7 @@ static int hook_sqlite_in(const struct shim_object *o, void *const *wrappers)
 
 void shim_static_init(void *const wrappers[SHIM_REAL_COUNT])
 {
-    if (shim_config.disabled || !wrappers || !shim_named_like_python())
+    if (shim_off() || !wrappers || !shim_named_like_python())
         return;
     int saved = errno;
     /* Built in: resolvable before anything imported it.  And SQLite hidden: a libsqlite3 in the

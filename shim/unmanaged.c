@@ -3,9 +3,9 @@
 #include "coord.h"
 #include "datafile.h"
 #include "log.h"
-#include "proc.h"
 #include "role.h"
 #include "safefile.h"
+#include "settings.h"
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -93,34 +93,34 @@ static int controller_spoke(const char *dir)
     return d != SHIM_DIR_OK && d != SHIM_DIR_CREATABLE;
 }
 
-void shim_unmanaged_worker(void)
+void shim_unmanaged_worker(const struct shim_run_ctx *run)
 {
     int saved = errno;
-    if (shim_config.started_by_test || strcmp(shim_proc.worker_id, "gw0") != 0) {
+    if (shim_settings()->started_by_test || strcmp(run->worker_id, "gw0") != 0) {
         errno = saved;
         return; /* a nested run, or not the run's first worker: gw0 speaks for the run */
     }
-    long pid = shim_proc.run.pid;
+    long pid = run->run.pid;
     if (started_in_worker(pid)) {
         errno = saved;
         return; /* the parent is a pytest nested in another run's worker: a bystander */
     }
     char other[PATH_MAX];
-    int holds = shim_unmanaged_parent_holds(pid, shim_proc.datafile, other, sizeof other);
-    if (holds == 1 && !controller_spoke(shim_proc.dir)) {
-        shim_config_report(); /* the controller did not: it never used the shim */
+    int holds = shim_unmanaged_parent_holds(pid, run->datafile, other, sizeof other);
+    if (holds == 1 && !controller_spoke(run->dir)) {
+        shim_settings_report(); /* the controller did not: it never used the shim */
         shim_log_error("the controller (pid %ld) has %s open but published no run: it was not "
                        "recognised as a pytest session with testmon, so this xdist run is not "
                        "managed and may fail as upstream does ('attempt to write a readonly "
                        "database'); start pytest as `pytest` or `python -m pytest`, run "
                        "`testmon-shim doctor`, and please report how this one was started",
-                       pid, shim_proc.datafile);
+                       pid, run->datafile);
     } else if (holds == 2) {
-        shim_config_report();
+        shim_settings_report();
         shim_log_error("this worker opens %s but its controller (pid %ld) has %s open: it cannot "
                        "find its run, so this xdist run is not managed; give the controller and "
                        "its workers the same datafile (rootdir, or TESTMON_DATAFILE as an "
-                       "absolute path)", shim_proc.datafile, pid, other);
+                       "absolute path)", run->datafile, pid, other);
     }
     errno = saved;
 }

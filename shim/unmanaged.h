@@ -18,11 +18,12 @@
  * datafile), and a pytest that a running test starts (PYTEST_CURRENT_TEST at load). */
 #ifndef SHIM_UNMANAGED_H
 #define SHIM_UNMANAGED_H
+#include "role.h"
 
-/* A worker did not join a run (worker.c stepped aside): if it is gw0, started by xdist rather than
- * by a test, and its parent holds this datafile or another datafile open, say why, and report bad
- * settings the unmanaged controller did not. */
-void shim_unmanaged_worker(void);
+/* A worker of `run` (role.h) did not join it (worker.c stepped aside): if it is gw0, started by
+ * xdist rather than by a test, and its parent holds this datafile or another datafile open, say
+ * why, and report bad settings the unmanaged controller did not. */
+void shim_unmanaged_worker(const struct shim_run_ctx *run);
 
 /* An open of `filename` through a sqlite3 module (`module`, its file) whose SQLite is not the one
  * the shim manages (pymod.h: another module opened the datafile first): if it is the datafile and

@@ -1,15 +1,12 @@
 /* worker.h: an xdist worker's datafile connection is read-only and never writes the file.
  *
  * At open it waits for the controller's run to be ready, opens the run's copy of the file
- * read-only (frozen.h: a state no concurrent write can change under the worker's selection), and
- * shadows every main table with a TEMP object of the same name (SQLite resolves unqualified names
- * in temp first, so testmon's unmodified SQL lands there):
- *   - environment: a TEMP table holding the rows the controller saw before it wrote, so the
- *     worker's lookup, insert (same new id) and delete take the same path as in a serial run;
- *   - every other table: a TEMP view of main.  The first statement that writes one turns it into
- *     a TEMP copy (prepare-time, before the statement compiles against it) whose changes are
- *     journaled for the controller unless the table is per-process scratch.
- * Writes to testmon's own TEMP tables are untouched.
+ * read-only (runcopy.h: a state no concurrent write can change under the worker's selection), and
+ * shadows every main table with a TEMP object of the same name (shadow.h): environment by the
+ * rows the controller saw before it wrote, every other table by a view of main that the first
+ * statement writing it turns into a TEMP copy, journaled for the controller (journal.h).  After
+ * each commit it hands the journal over, and writes what it did to its report for `testmon-shim
+ * status`.
  *
  * The rule: every worker of a run selects and orders its tests from the same state, the run's
  * copy.  A worker sees its own writes to a table while its transaction lasts; once the
@@ -25,6 +22,7 @@
 #ifndef SHIM_WORKER_H
 #define SHIM_WORKER_H
 #include "conn.h"
+#include "role.h"
 #include <sqlite3.h>
 #include <stddef.h>
 
@@ -36,10 +34,13 @@ enum shim_worker_outcome {
     SHIM_WORKER_REFUSED = -2,    /* the controller died or timed out; the reason is on stderr */
 };
 
-/* Returns an SQLite result code (>= 0), or an outcome above (< 0). */
-int shim_worker_open(const char *filename, sqlite3 **ppDb, int flags, const char *vfs);
+/* Open the datafile for a worker of `run` (role.h, kept for the hand-overs): wait for the run,
+ * open its copy read-only, shadow its tables.  Returns an SQLite result code (>= 0), or an
+ * outcome above (< 0). */
+int shim_worker_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
+                     int flags, const char *vfs);
 
-/* Writes to a shadow view: materialise the tables it writes, then prepare again.
+/* Writes to a shadow view: take the tables it writes (shadow.h), then prepare again.
  * `prepare` re-runs the caller's exact prepare call. */
 typedef int (*shim_prepare_thunk)(void *args);
 int shim_worker_after_failed_prepare(struct shim_conn *c, int rc, shim_prepare_thunk prepare,
@@ -56,10 +57,4 @@ void shim_worker_close(struct shim_conn *c);
 /* After fork: the child's report starts empty (a process a worker forks that opens the datafile
  * is a worker of its own, with its own report file). */
 void shim_worker_forget(void);
-
-/* The classifier: did the prepare that just failed on `db` write to one of our shadow views?
- * Then *name is that view's (and main table's) name.  Exposed for tests and fuzzing. */
-int shim_worker_written_view(sqlite3 *db, char *name, size_t namesz);
-/* Is `table` per-process scratch (never handed over)?  Exposed for tests. */
-int shim_worker_is_scratch(const char *table);
 #endif

@@ -6,7 +6,7 @@
 #include "datafile.h"
 #include "dispatch.h"
 #include "guard.h"
-#include "proc.h"
+#include "settings.h"
 
 /* The path of a managed process's calls on connections it does not manage, first thing in every
  * wrapper but the opens: no managed connection, so the real function, by a tail jump.  The table
@@ -31,7 +31,7 @@
 static int module_open(int i, const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 {
     shim_open_fn real = shim_pymod_open_of(i);
-    if (shim_config.disabled || shim_nested() || !shim_datafile_maybe(filename))
+    if (shim_off() || shim_nested() || !shim_datafile_maybe(filename))
         return real(filename, ppDb, flags, vfs);
     return shim_open_module(i, filename, ppDb, flags, vfs, real);
 }
@@ -50,7 +50,7 @@ _Static_assert(SHIM_MAX_PYMODS == 8, "one open entry per watchable module");
 static __typeof__(sqlite3_open_v2) wrap_sqlite3_open_v2;
 static int wrap_sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags, const char *vfs)
 {
-    if (shim_config.disabled || shim_nested() || !shim_datafile_maybe(filename))
+    if (shim_off() || shim_nested() || !shim_datafile_maybe(filename))
         return REAL(sqlite3_open_v2)(filename, ppDb, flags, vfs);
     return shim_open(filename, ppDb, flags, vfs);
 }

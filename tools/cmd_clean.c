@@ -1,5 +1,6 @@
 /* cmd_clean.c: `testmon-shim clean [--dry-run] [DIR]`: remove the files of runs whose controller
  * is gone and stray temporary files, never those of a live run; never follows symlinks. */
+#include "../shim/runid.h" /* shim_run_alive: the library's rule */
 #include "runfiles.h"
 #include "tool.h"
 #include <errno.h>
@@ -40,7 +41,7 @@ static int plan_clean(int dfd, const struct tool_file *files, size_t n, struct c
         else if (f->kind == TF_OTHER)
             stale = 0;
         else {
-            stale = !tool_run_alive(f->pid, f->start);
+            stale = !shim_run_alive(&(struct shim_run){f->pid, f->start});
             if (!stale && f->kind == TF_RUN)
                 plan->live_runs++;
         }

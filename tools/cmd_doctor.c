@@ -3,6 +3,7 @@
  * Exit: 0 works, 1 cannot work, 2 usage error, 3 works but with warnings. */
 #include "elf.h"
 #include "../shim/elfsym.h"
+#include "../shim/envvars.h"
 #include "../shim/safefile.h"
 #include "libpath.h"
 #include "runfiles.h"
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -384,39 +384,28 @@ static void check_directory(const char *dir)
     }
 }
 
-/* The environment's settings, as the library reads them (init.c, log.c): the kill switch and
- * values it would ignore, each said as a warning here, before a run. */
+/* The environment's settings, judged by the library's own grammar (shim/envvars.h): the kill
+ * switch and values it would ignore, each said as a warning here, before a run. */
 static void check_settings(void)
 {
     const char *off = getenv("TESTMON_SHIM"), *t = getenv("TESTMON_SHIM_TIMEOUT");
-    const char *log = getenv("TESTMON_SHIM_LOG");
+    const char *log = getenv("TESTMON_SHIM_LOG"), *file;
+    long ms;
     int problems = 0;
-    if (off && (strcasecmp(off, "off") == 0 || strcmp(off, "0") == 0 ||
-                strcasecmp(off, "false") == 0 || strcasecmp(off, "no") == 0)) {
+    if (shim_envvars_off(off)) {
         check("warn", "settings: TESTMON_SHIM=%s switches the shim off: runs from this "
               "environment are not managed, and the shim says nothing; unset it", off);
         problems++;
     }
-    if (t && *t) {
-        char *end;
-        double secs = strtod(t, &end);
-        if (*end || !(secs > 0) || secs > 86400) {
-            check("warn", "settings: TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in "
-                  "(0, 86400]; the shim would use 60", t);
-            problems++;
-        }
+    if (shim_envvars_timeout_ms(t, &ms) != 0) {
+        check("warn", "settings: TESTMON_SHIM_TIMEOUT=%s is not a number of seconds in (0, %d]; "
+              "the shim would use %ld", t, SHIM_ENVVARS_TIMEOUT_MAX_S, ms / 1000);
+        problems++;
     }
-    if (log && *log) {
-        static const char *const levels[] = {"error", "warn", "info", "debug", "0", "1", "2", "3"};
-        size_t n = strcspn(log, ":");
-        int ok = 0;
-        for (size_t i = 0; i < sizeof levels / sizeof *levels; i++)
-            ok |= strlen(levels[i]) == n && strncmp(levels[i], log, n) == 0;
-        if (!ok) {
-            check("warn", "settings: TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL "
-                  "error|warn|info|debug; the shim would log errors only", log);
-            problems++;
-        }
+    if (shim_envvars_log(log, &file) < 0) {
+        check("warn", "settings: TESTMON_SHIM_LOG=%s is not LEVEL[:FILE] with LEVEL "
+              "error|warn|info|debug; the shim would log errors only", log);
+        problems++;
     }
     if (!problems)
         check("ok", "settings: TESTMON_SHIM, TESTMON_SHIM_TIMEOUT and TESTMON_SHIM_LOG are usable");
@@ -595,13 +584,11 @@ int cmd_doctor(int argc, char **argv)
             dir = argv[i];
     }
     const char *t = getenv("TESTMON_SHIM_DOCTOR_TIMEOUT");
-    if (t && *t) {
-        char *end;
-        double secs = strtod(t, &end);
-        if (*end || !(secs > 0 && secs <= 3600))
+    if (t && *t) { /* the doctor's own deadline, in the grammar of the library's timeout */
+        if (shim_envvars_seconds(t, 3600, &QUERY_TIMEOUT_MS) != 0)
             return tool_usage_error("doctor: TESTMON_SHIM_DOCTOR_TIMEOUT=%s is not a number of "
                                     "seconds", t);
-        QUERY_TIMEOUT_MS = PROBE_TIMEOUT_MS = (long)(secs * 1000);
+        PROBE_TIMEOUT_MS = QUERY_TIMEOUT_MS;
     }
     char python[PATH_MAX], why[PATH_MAX + 64];
     if (python_arg && find_python(python_arg, python, sizeof python, why, sizeof why) != 0)

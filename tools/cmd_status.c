@@ -1,4 +1,5 @@
 /* cmd_status.c: `testmon-shim status [--json] [--all] [DIR]`: the current or last run. */
+#include "../shim/runid.h" /* shim_run_alive: the library's rule */
 #include "runfiles.h"
 #include "tool.h"
 #include <cJSON.h>
@@ -224,7 +225,7 @@ int cmd_status(int argc, char **argv)
         struct run *r = &runs[nruns++];
         r->f = &files[i];
         r->json = j;
-        r->alive = tool_run_alive(files[i].pid, files[i].start);
+        r->alive = shim_run_alive(&(struct shim_run){files[i].pid, files[i].start});
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
         if (lstat(path, &st) == 0)
             r->mtime = st.st_mtim;

@@ -1,15 +1,15 @@
-/* runfiles.c: naming, liveness and safe reading of coordination files. */
+/* runfiles.c: listing, classifying and safely reading coordination files, by the library's
+ * rules: its names of a run's files (runid.h), its liveness of a run (runid.h, pidstat.h), its
+ * reader of coordination files (safefile.h). */
 #include "runfiles.h"
-#include "../shim/coord.h"  /* the names of the cache markers, shim_start_same_process */
-#include "../shim/frozen.h" /* the names of the workers' copy */
+#include "../shim/coord.h" /* the names of the directory and its cache markers */
+#include "../shim/runid.h"
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 void tool_classify(const char *name, struct tool_file *out)
@@ -35,81 +35,28 @@ void tool_classify(const char *name, struct tool_file *out)
         out->pid = pid;
         return;
     }
-    long pid;
-    unsigned long long start;
-    int n = 0;
-    if (sscanf(name, "run-%ld-%llu%n", &pid, &start, &n) != 2 || n <= 0 || name[n] != '.' ||
-        pid <= 0 || name[4] == '-' || name[4] == '+')
+    struct shim_run run;
+    const char *rest = shim_run_parse(name, &run);
+    static const enum tool_file_kind kinds[] = {
+        [SHIM_RUN_FILE_NONE] = TF_OTHER,     [SHIM_RUN_FILE_RUN] = TF_RUN,
+        [SHIM_RUN_FILE_WORKER] = TF_WORKER,  [SHIM_RUN_FILE_JOURNAL] = TF_JOURNAL,
+        [SHIM_RUN_FILE_JOINED] = TF_JOINED,  [SHIM_RUN_FILE_COPY] = TF_COPY};
+    if (!rest || (out->kind = kinds[shim_run_file_kind(rest)]) == TF_OTHER)
         return;
-    const char *rest = name + n;
-    static const char *const copy[] = SHIM_FROZEN_SUFFIXES;
-    int is_copy = 0;
-    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++)
-        is_copy |= strcmp(rest, copy[i]) == 0;
-    if (!is_copy && strcmp(rest, ".joined") != 0 &&
-        (len < 5 || strcmp(name + len - 5, ".json") != 0))
-        return;
-    out->pid = pid;
-    out->start = start;
-    if (is_copy) /* the workers' copy of the datafile, its WAL files and lock */
-        out->kind = TF_COPY;
-    else if (strcmp(rest, ".joined") == 0) /* the controller's "a worker joined" flag */
-        out->kind = TF_JOINED;
-    else if (strcmp(rest, ".json") == 0)
-        out->kind = TF_RUN;
-    else if (strncmp(rest, ".worker-", 8) == 0)
-        out->kind = TF_WORKER;
-    else if (strncmp(rest, ".journal-", 9) == 0)
-        out->kind = TF_JOURNAL;
+    out->pid = run.pid;
+    out->start = run.start;
 }
 
 int tool_coord_dir(const char *dir, char *out, size_t outsz)
 {
     size_t n;
     if (dir && *dir)
-        n = (size_t)snprintf(out, outsz, "%s/.testmon-shim", dir);
+        n = (size_t)snprintf(out, outsz, "%s/" SHIM_COORD_DIR_NAME, dir);
     else if (getenv("TESTMON_SHIM_DIR") && *getenv("TESTMON_SHIM_DIR"))
         n = (size_t)snprintf(out, outsz, "%s", getenv("TESTMON_SHIM_DIR"));
     else
-        n = (size_t)snprintf(out, outsz, ".testmon-shim");
+        n = (size_t)snprintf(out, outsz, SHIM_COORD_DIR_NAME);
     return n < outsz ? 0 : -1;
-}
-
-/* /proc/<pid>/stat: fields after comm, which may hold spaces and parentheses. */
-static int read_stat(long pid, char *state, unsigned long long *start)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return -1;
-    *state = p[2];
-    p++;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p + 1, ' ');
-        if (!p)
-            return -1;
-    }
-    *start = strtoull(p + 1, NULL, 10);
-    return 0;
-}
-
-int tool_run_alive(long pid, unsigned long long start)
-{
-    char state;
-    unsigned long long st;
-    if (pid <= 0 || read_stat(pid, &state, &st) != 0)
-        return 0;
-    /* the library's rule (shim/coord.h): not an equality, qemu-user and some sandboxes answer a
-     * process's reads of its own start time differently from the kernel's */
-    return state != 'Z' && state != 'X' && shim_start_same_process(start, st);
 }
 
 int tool_pid_exists(long pid)

@@ -1,11 +1,6 @@
 /* runfiles.h: reading a coordination directory (.testmon-shim) the way the shim does.
  *
- * Names (see shim/coord.h):
- *   run-<pid>-<start>.json                    the controller's run file
- *   run-<pid>-<start>.worker-<id>-<pid>.json  one worker's report
- *   run-<pid>-<start>.journal-*.json          a worker's hand-over not yet applied
- *   run-<pid>-<start>.joined                  one byte: a worker joined
- *   run-<pid>-<start>.db[-wal|-shm|.lock]     the copy of the datafile the workers read
+ * A run's files are named as shim/runid.h says; besides them a directory holds
  *   .<name>.tmp.<pid>.<n>                     a file being written (renamed into place)
  *   .gitignore, CACHEDIR.TAG                  the cache markers of a directory the shim made */
 #ifndef TOOL_RUNFILES_H
@@ -33,10 +28,8 @@ void tool_classify(const char *name, struct tool_file *out);
  * ./.testmon-shim.  0, or -1 if too long. */
 int tool_coord_dir(const char *dir, char *out, size_t outsz);
 
-/* Is the controller pid with that start time (as it read its own) still the same live,
- * non-zombie process?  The library's rule: shim_start_same_process (shim/coord.h). */
-int tool_run_alive(long pid, unsigned long long start);
-/* Does a process with this pid exist (any start time)? */
+/* Does a process with this pid exist (any start time)?  For the writer of a temporary file;
+ * a run's controller is judged by shim_run_alive (shim/runid.h). */
 int tool_pid_exists(long pid);
 
 /* Read and parse dir/name with shim_coord_read's rules: no symlink, a regular file owned by us,

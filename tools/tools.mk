@@ -23,8 +23,12 @@ $(BUILD)/tools/%.o: tools/%.c tools/tools.mk $(FLAGS_STAMP)
 -include $(TOOL_OBJS:.o=.d)
 
 # shim/safefile.c: the library's own reader of coordination files, so both refuse alike;
-# shim/elfsym.c: its reader of symbol tables, so doctor judges an interpreter as the library will.
-TOOL_SHIM_OBJS = $(BUILD)/shim/safefile.o $(BUILD)/shim/elfsym.o
+# shim/elfsym.c: its reader of symbol tables, so doctor judges an interpreter as the library will;
+# shim/envvars.c: the grammar of its settings, so doctor warns about exactly what it would ignore;
+# shim/runid.c and pidstat.c: its names of a run's files and its judgement of a run's controller,
+# so status and clean read and keep what the library would.
+TOOL_SHIM_OBJS = $(BUILD)/shim/safefile.o $(BUILD)/shim/elfsym.o $(BUILD)/shim/envvars.o \
+                 $(BUILD)/shim/runid.o $(BUILD)/shim/pidstat.o
 $(BUILD)/testmon-shim: $(TOOL_OBJS) $(TOOL_SHIM_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(TOOL_SHIM_OBJS) $(CJSON_LIBS)
 

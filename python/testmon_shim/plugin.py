@@ -28,9 +28,10 @@ from typing import Any, Iterable, List, Optional, Tuple
 
 import pytest
 
+from . import _envvars
+
 LIB_NAME = "libtestmon_shim.so"
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
-OFF_VALUES = ("off", "0", "false", "no")  # as the library reads TESTMON_SHIM (shim/init.c)
 # Options with which pytest-xdist starts workers (long forms may be abbreviated by argparse).
 XDIST_SHORT = ("-n", "-d")
 XDIST_LONG = ("--numprocesses", "--tx", "--dist", "--maxprocesses")
@@ -53,13 +54,13 @@ def _say(message: str) -> None:
 
 def _info(message: str) -> None:
     """Said only with TESTMON_SHIM_LOG at info or debug, as the library's own info lines."""
-    level = os.environ.get("TESTMON_SHIM_LOG", "").split(":", 1)[0].lower()
-    if level in ("info", "debug"):
+    level = _envvars.log_level(os.environ.get("TESTMON_SHIM_LOG"))
+    if level is not None and level >= _envvars.LOG_LEVELS.index("info"):
         _say(message)
 
 
 def switched_off() -> bool:
-    return os.environ.get("TESTMON_SHIM", "").lower() in OFF_VALUES
+    return _envvars.switched_off(os.environ.get("TESTMON_SHIM"))
 
 
 def _mapped(names: Iterable[str]) -> List[str]:

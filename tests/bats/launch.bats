@@ -34,7 +34,7 @@ run_file_state() {
             --worker-sql "INSERT INTO environment VALUES (NULL, 'default', 'pkgs', '3')"
         assert_success
         assert_equal "$stderr" ""
-        # the run was published and finished, both workers read the frozen copy through it
+        # the run was published and finished, both workers read the run's copy through it
         assert_equal "$(run_file_state)" finished
         run bash -c "grep -l '\"outcome\":\"ready\"' $WORK/.testmon-shim/*.worker-gw*.json | wc -l"
         assert_output 2

@@ -213,6 +213,20 @@ print(c.execute('select count(*) from t').fetchone()[0])"
     [ "$(grep -c 'TESTMON_SHIM_TIMEOUT=soon is not a number of seconds' <<<"$stderr")" -eq 1 ]
 }
 
+@test "the plugin reads TESTMON_SHIM and TESTMON_SHIM_LOG by the library's grammar (shim/envvars.h)" {
+    run "$PY" "$ROOT/tests/bats/helpers/envvars_check.py" "$ROOT" "$SHIM"
+    assert_success
+    assert_output ok
+    # the checker itself sees a list that drifted
+    mkdir -p fake/shim fake/python/testmon_shim
+    sed 's/"off", "0", "false", "no"/"off", "0", "false", "no", "disabled"/' \
+        "$ROOT/shim/envvars.h" > fake/shim/envvars.h
+    cp "$ROOT/python/testmon_shim/_envvars.py" fake/python/testmon_shim/
+    run "$PY" "$ROOT/tests/bats/helpers/envvars_check.py" fake "$SHIM"
+    assert_failure
+    assert_line --partial "SHIM_ENVVARS_OFF_VALUES is ('off', '0', 'false', 'no', 'disabled')"
+}
+
 @test "a symlink planted as the run file is refused, never followed" {
     "$PY" -c "import sqlite3; c = sqlite3.connect('.testmondata'); c.execute('create table t(x)'); c.commit()"
     ln -s /etc/passwd "$WORK/decoy"

@@ -4,7 +4,7 @@
  * view shadowing every main table, temp.environment from the controller's snapshot).  The input
  * is SQL text; each statement is prepared on that connection (never stepped, so the connection
  * never changes and inputs cost one prepare each), and every failed prepare goes through
- * shim_worker_written_view, the decision the worker takes before it copies a table: "did this
+ * shim_shadow_written_view, the decision the worker takes before it copies a table: "did this
  * statement write one of our shadow views, and which?".
  *
  * The oracle is independent of the classifier's own query: the classifier must answer yes
@@ -12,6 +12,7 @@
  * main tables listed once at start-up, and then name <T>.  fuzz_prepare covers what follows a
  * yes (the copy, the re-prepare, the journal, the hand-over) at a far higher cost per input. */
 #include "fuzz_common.h"
+#include "shadow.h"
 #include "worker.h"
 
 static sqlite3 *db;
@@ -25,8 +26,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *df = fuzz_make_datafile("classify");
     fuzz_be_worker(df);
     fuzz_publish_ready(df);
-    if (shim_worker_open(df, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK ||
+    if (shim_worker_open(&fuzz_run, df, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                         NULL) != SQLITE_OK ||
         !sqlite3_db_readonly(db, "main"))
         abort();
     sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 1 << 16);
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sqlite3_prepare_v2(db, p, -1, &st, &tail) != SQLITE_OK) {
             const char *want = expected_view(sqlite3_errmsg(db));
             char name[256];
-            int got = shim_worker_written_view(db, name, sizeof name);
+            int got = shim_shadow_written_view(db, name, sizeof name);
             if (got != (want != NULL) || (got && strcmp(name, want) != 0)) {
                 fprintf(stderr, "fuzz_classify: \"%s\" classified %d (%s)\n", sqlite3_errmsg(db),
                         got, got ? name : "-");

@@ -8,8 +8,10 @@
 #define FUZZ_COMMON_H
 #include "../common/testdb.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "real.h"
 #include "role.h"
+#include "settings.h"
 #include <dirent.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -101,20 +103,24 @@ static __attribute__((unused)) const char *fuzz_make_datafile(const char *tag)
     return df;
 }
 
-/* Set shim_proc up as role.c does for worker gw0 whose controller is this very process (alive,
- * so the run is judged by its file alone). */
+/* The run of the worker the targets play (role.h), handed to shim_worker_open. */
+static struct shim_run_ctx fuzz_run;
+
+/* Set fuzz_run up as role.c does for worker gw0 whose controller is this very process (alive,
+ * so the run is judged by its file alone), with a timeout of 0 ms at load: "initialising" is
+ * then a timeout at once, not a wait. */
 static __attribute__((unused)) void fuzz_be_worker(const char *df)
 {
-    memset(&shim_proc, 0, sizeof shim_proc);
-    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", df);
-    shim_coord_dir(df, shim_proc.dir, sizeof shim_proc.dir);
-    mkdir(shim_proc.dir, 0700);
-    shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
-    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "gw0");
-    shim_proc.role = SHIM_ROLE_WORKER;
-    shim_config.timeout_ms = 0; /* "initialising" is then a timeout at once, not a wait */
+    memset(&fuzz_run, 0, sizeof fuzz_run);
+    snprintf(fuzz_run.datafile, sizeof fuzz_run.datafile, "%s", df);
+    shim_coord_dir(df, fuzz_run.dir, sizeof fuzz_run.dir);
+    mkdir(fuzz_run.dir, 0700);
+    fuzz_run.run.pid = getpid();
+    fuzz_run.run.start = shim_pid_starttime(getpid());
+    shim_run_name(&fuzz_run.run, fuzz_run.run_name, sizeof fuzz_run.run_name);
+    snprintf(fuzz_run.worker_id, sizeof fuzz_run.worker_id, "gw0");
+    setenv("TESTMON_SHIM_TIMEOUT", "0.0001", 1); /* in range, and 0 whole milliseconds */
+    shim_settings_capture();
 }
 
 /* Publish the controller's run file for the worker set up by fuzz_be_worker: ready, this
@@ -128,8 +134,8 @@ static __attribute__((unused)) void fuzz_publish_ready(const char *df)
         "\"default\",\"pk-a\",\"3.11\"]]}}",
         df);
     char name[160];
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
-    if (shim_coord_write(shim_proc.dir, name, text) != 0)
+    snprintf(name, sizeof name, "%s.json", fuzz_run.run_name);
+    if (shim_coord_write(fuzz_run.dir, name, text) != 0)
         abort();
     sqlite3_free(text);
 }

@@ -45,7 +45,7 @@ static int temp_schema_version(void)
 
 static void open_worker(void)
 {
-    int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = shim_worker_open(&fuzz_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK || !db || !sqlite3_db_readonly(db, "main")) {
         fprintf(stderr, "fuzz_prepare: worker open failed (%d)\n", rc);
         abort();
@@ -66,7 +66,7 @@ static void close_worker(void)
     db = NULL;
     if (atomic_load(&shim_conn_count) != 0)
         abort();
-    fuzz_rm_dir_files(shim_proc.dir, ".journal-");
+    fuzz_rm_dir_files(fuzz_run.dir, ".journal-");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -22,7 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_real_fill();
     DF = fuzz_make_datafile("runfile");
     fuzz_be_worker(DF);
-    snprintf(runfile, sizeof runfile, "%s.json", shim_proc.run_name);
+    snprintf(runfile, sizeof runfile, "%s.json", fuzz_run.run_name);
     return 0;
 }
 
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len;
     char *text = expand(data, size, &len);
     char path[PATH_MAX + 160];
-    snprintf(path, sizeof path, "%s/%s", shim_proc.dir, runfile);
+    snprintf(path, sizeof path, "%s/%s", fuzz_run.dir, runfile);
     FILE *f = fopen(path, "w");
     if (!f)
         abort();
@@ -62,13 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(text);
 
     int missing = 0;
-    cJSON *j = shim_coord_read(shim_proc.dir, runfile, &missing);
+    cJSON *j = shim_coord_read(fuzz_run.dir, runfile, &missing);
     if (missing)
         abort(); /* we just wrote it */
     cJSON_Delete(j);
 
     sqlite3 *db = NULL;
-    int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = shim_worker_open(&fuzz_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK && db) {
         /* the shadows must answer a read */
         sqlite3_stmt *st = NULL;

@@ -1,12 +1,38 @@
-/* runfile.h: shared by the controller and worker tests: driving statements through the dispatch
- * layer as the exported wrappers would, and reading the controller's run file. */
+/* runfile.h: shared by the controller and worker tests: the run they play, driving statements
+ * through the dispatch layer as the exported wrappers would, and reading the controller's run
+ * file. */
 #ifndef UNIT_RUNFILE_H
 #define UNIT_RUNFILE_H
 #include "coord.h"
 #include "dispatch.h"
+#include "pidstat.h"
 #include "role.h"
 #include <cJSON.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The run of this test program, handed to shim_controller_open and shim_worker_open as role.c
+ * would hand its own. */
+static struct shim_run_ctx unit_run;
+
+/* Make unit_run what role.c decides at a first open of `datafile`: a controller's own run
+ * (worker_id NULL), or worker `worker_id`'s whose controller is this process's parent. */
+static inline void unit_as_run(const char *datafile, const char *worker_id)
+{
+    memset(&unit_run, 0, sizeof unit_run);
+    snprintf(unit_run.datafile, sizeof unit_run.datafile, "%s", datafile);
+    shim_coord_dir(datafile, unit_run.dir, sizeof unit_run.dir);
+    unit_run.run.pid = worker_id ? getppid() : getpid();
+    unit_run.run.start = shim_pid_starttime(unit_run.run.pid);
+    if (worker_id) {
+        /* the controller's own reading names the run (qemu-user reads it later than we do) */
+        shim_coord_find_run(unit_run.dir, unit_run.run.pid, unit_run.run.start,
+                            &unit_run.run.start);
+        snprintf(unit_run.worker_id, sizeof unit_run.worker_id, "%s", worker_id);
+    }
+    shim_run_name(&unit_run.run, unit_run.run_name, sizeof unit_run.run_name);
+}
 
 /* Prepare and step sql to the end through the dispatch layer; returns the last step's rc (or
  * prepare's rc when it failed). */
@@ -27,7 +53,7 @@ static inline cJSON *unit_run_file(const char *dir)
 {
     char name[160];
     int missing;
-    snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+    snprintf(name, sizeof name, "%s.json", unit_run.run_name);
     return shim_coord_read(dir, name, &missing);
 }
 

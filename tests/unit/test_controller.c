@@ -12,16 +12,9 @@ static char DF[PATH_MAX], DIRC[PATH_MAX];
 
 static void as_controller(const char *datafile)
 {
-    memset(&shim_proc, 0, sizeof shim_proc);
-    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", datafile);
-    shim_coord_dir(datafile, shim_proc.dir, sizeof shim_proc.dir);
-    snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
-    shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
-    shim_proc.role = SHIM_ROLE_CONTROLLER;
+    unit_as_run(datafile, NULL);
+    snprintf(DIRC, sizeof DIRC, "%s", unit_run.dir);
 }
-
 
 static int exists(const char *dir, const char *name)
 {
@@ -37,7 +30,7 @@ static void fresh_database(void)
     snprintf(DF, sizeof DF, "%s/.testmondata", T);
     as_controller(DF);
     sqlite3 *db = NULL;
-    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                  SQLITE_OK);
     cJSON *j = unit_run_file(DIRC);
     CHECK_STR(j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")) : NULL, "initialising");
@@ -67,7 +60,7 @@ static void fresh_database(void)
 
     /* a second controller connection to the same datafile is ready again once idle */
     sqlite3 *db2 = NULL;
-    CHECK_EQ_INT(shim_controller_open(DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 2);
     CHECK_EQ_INT(unit_run_sql(db2, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
@@ -92,7 +85,7 @@ static sqlite3 *ready_controller(void)
     sqlite3_close(setup);
     as_controller(DF);
     sqlite3 *db = NULL;
-    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
     return db;
@@ -104,11 +97,11 @@ static void journal_intake(void)
     sqlite3 *db = ready_controller();
 
     char ok1[256], ok2[256], bad[256], other[256];
-    snprintf(ok1, sizeof ok1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);
-    snprintf(ok2, sizeof ok2, "%s.journal-00000000000000000002-gw1-2.json", shim_proc.run_name);
-    snprintf(bad, sizeof bad, "%s.journal-00000000000000000003-gw2-3.json", shim_proc.run_name);
+    snprintf(ok1, sizeof ok1, "%s.journal-00000000000000000001-gw0-1.json", unit_run.run_name);
+    snprintf(ok2, sizeof ok2, "%s.journal-00000000000000000002-gw1-2.json", unit_run.run_name);
+    snprintf(bad, sizeof bad, "%s.journal-00000000000000000003-gw2-3.json", unit_run.run_name);
     snprintf(other, sizeof other, "run-%ld-%llu.journal-00000000000000000001-gw0-1.json",
-             (long)getpid(), shim_proc.run.start + 1);
+             (long)getpid(), unit_run.run.start + 1);
 #define OP(id, name)                                                                             \
     "{\"t\":\"test_execution\",\"o\":\"I\",\"r\":{\"i\":\"" #id "\"},\"n\":{\"i\":\"" #id        \
     "\"},\"v\":[{\"i\":\"" #id "\"},\"" name "\"]}"
@@ -124,7 +117,7 @@ static void journal_intake(void)
     /* not before a worker has joined: the controller does not even look */
     CHECK_EQ_INT(unit_run_sql(db, "SELECT count(*) FROM test_execution"), SQLITE_DONE);
     CHECK(exists(DIRC, ok1) && exists(DIRC, ok2), "no look before a worker joined");
-    CHECK_EQ_INT(shim_coord_joined_set(DIRC, shim_proc.run_name), 0); /* what a worker does */
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, unit_run.run_name), 0); /* what a worker does */
 
     struct unit_capture cap = unit_capture_start(2);
     int rc = unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')");
@@ -146,7 +139,7 @@ static void journal_intake(void)
 
     /* journals arriving later are applied at close at the latest */
     char late[256];
-    snprintf(late, sizeof late, "%s.journal-00000000000000000004-gw0-1.json", shim_proc.run_name);
+    snprintf(late, sizeof late, "%s.journal-00000000000000000004-gw0-1.json", unit_run.run_name);
     CHECK_EQ_INT(shim_coord_write(DIRC, late, JOURNAL(OP(20, "late"))), 0);
     cap = unit_capture_start(2);
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
@@ -167,15 +160,15 @@ static void serial_then_joined(void)
 {
     sqlite3 *db = ready_controller();
     char flag[256];
-    snprintf(flag, sizeof flag, "%s/%s.joined", DIRC, shim_proc.run_name);
+    snprintf(flag, sizeof flag, "%s/%s.joined", DIRC, unit_run.run_name);
     struct stat st;
     CHECK(stat(flag, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
           "the controller created its joined flag, mode 0600");
 
     /* a journal of this run (as a worker that could not set the flag would leave it) */
     char j1[256], j2[256];
-    snprintf(j1, sizeof j1, "%s.journal-00000000000000000001-gw0-1.json", shim_proc.run_name);
-    snprintf(j2, sizeof j2, "%s.journal-00000000000000000002-gw0-1.json", shim_proc.run_name);
+    snprintf(j1, sizeof j1, "%s.journal-00000000000000000001-gw0-1.json", unit_run.run_name);
+    snprintf(j2, sizeof j2, "%s.journal-00000000000000000002-gw0-1.json", unit_run.run_name);
     CHECK_EQ_INT(shim_coord_write(DIRC, j1, JOURNAL(OP(5, "from gw0"))), 0);
     for (int i = 0; i < 3; i++)
         CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')"),
@@ -184,7 +177,7 @@ static void serial_then_joined(void)
     CHECK_EQ_INT(sqlite3_last_insert_rowid(db), 3);
 
     /* a worker joins: the journal is applied before the controller's next statement */
-    CHECK_EQ_INT(shim_coord_joined_set(DIRC, shim_proc.run_name), 0);
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, unit_run.run_name), 0);
     CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('own')"),
                  SQLITE_DONE);
     CHECK(!exists(DIRC, j1), "applied once a worker joined");
@@ -241,7 +234,7 @@ static void bad_directory(void)
     unit_write_file(DIRC, "a file where the directory should be");
     sqlite3 *db = NULL;
     struct unit_capture cap = unit_capture_start(2);
-    int rc = shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = shim_controller_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     char *msg = unit_capture_end(&cap);
     CHECK_EQ_INT(rc, SQLITE_OK);
     CHECK_CONTAINS(msg, "not a directory");

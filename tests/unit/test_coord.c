@@ -1,11 +1,12 @@
-/* test_coord.c: process identity, the coordination directory and files, the bounded wait. */
+/* test_coord.c: the coordination directory and files, finding a run, the bounded wait (a run's
+ * name and its controller's liveness: test_runid.c). */
 #include "coord.h"
+#include "pidstat.h"
 #include "safefile.h"
 #include "unit.h"
 #include <dirent.h>
 #include <dlfcn.h>
 #include <poll.h>
-#include <sys/prctl.h>
 
 #define ERRNO_MARK 4242
 
@@ -53,145 +54,13 @@ int open(const char *path, int flags, ...)
     return real(path, flags, mode);
 }
 
-/* Field 22 of /proc/<pid>/stat, parsed independently of coord.c. */
-static unsigned long long stat_start(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    char *s = unit_read_file(path, NULL);
-    if (!s)
-        return 0;
-    char *p = strrchr(s, ')');
-    unsigned long long v = 0;
-    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
-     * stime cutime cstime priority nice threads itrealvalue starttime */
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-                      "%*d %llu", &v);
-    free(s);
-    return v;
-}
-
-static char proc_state(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    char *s = unit_read_file(path, NULL);
-    char *p = s ? strrchr(s, ')') : NULL;
-    char c = p ? p[2] : 0;
-    free(s);
-    return c;
-}
-
-/* A child that waits on a pipe; *release lets it exit with status 0. */
-static pid_t blocked_child(int *release)
-{
-    int p[2];
-    if (pipe(p) != 0)
-        exit(2);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[1]);
-        char c;
-        ssize_t r = read(p[0], &c, 1);
-        (void)r;
-        _exit(0);
-    }
-    close(p[0]);
-    *release = p[1];
-    return pid;
-}
-
-static void test_starttime(void)
-{
-    unsigned long long me = shim_proc_starttime(getpid());
-    CHECK(me > 0, "own start time");
-    CHECK_EQ_INT(me, stat_start(getpid()));
-    /* comm may contain spaces and parentheses */
-    char old[17] = "";
-    prctl(PR_GET_NAME, old, 0, 0, 0);
-    prctl(PR_SET_NAME, "a) b (c) d", 0, 0, 0);
-    CHECK_EQ_INT(shim_proc_starttime(getpid()), me);
-    prctl(PR_SET_NAME, old, 0, 0, 0);
-
-    int rel;
-    pid_t child = blocked_child(&rel);
-    unsigned long long cs = shim_proc_starttime(child);
-    CHECK(cs > 0 && cs >= me, "a live child's start time (%llu)", cs);
-    close(rel);
-    waitpid(child, NULL, 0);
-    errno = ERRNO_MARK;
-    CHECK_EQ_INT(shim_proc_starttime(child), 0);
-    CHECK_EQ_INT(errno, ERRNO_MARK);
-    CHECK_EQ_INT(shim_proc_starttime(0), 0);
-    CHECK_EQ_INT(shim_proc_starttime(-1), 0);
-}
-
-static void test_run_alive(void)
-{
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
-    errno = ERRNO_MARK;
-    CHECK(shim_run_alive(&self), "self is alive");
-    CHECK_EQ_INT(errno, ERRNO_MARK);
-    struct shim_run reused = {getpid(), self.start - 1};
-    CHECK(!shim_run_alive(&reused), "same pid, an earlier start: a run of a reused pid");
-    /* qemu-user answers a process's own /proc/self/stat 3-4 ticks later than others read it */
-    struct shim_run later = {getpid(), self.start + 4};
-    CHECK(shim_run_alive(&later), "the controller's own reading, a few ticks later: alive");
-    long hz = sysconf(_SC_CLK_TCK);
-    struct shim_run far = {getpid(), self.start + (unsigned long long)hz * SHIM_START_SKEW_MAX_S};
-    CHECK(shim_run_alive(&far), "%d s later: still within the skew", SHIM_START_SKEW_MAX_S);
-    far.start++;
-    CHECK(!shim_run_alive(&far), "beyond the skew: not this process");
-    struct shim_run zero = {0, self.start}, neg = {-1, self.start};
-    CHECK(!shim_run_alive(&zero), "pid 0");
-    CHECK(!shim_run_alive(&neg), "pid -1");
-    struct shim_run init = {1, shim_proc_starttime(1)};
-    CHECK(shim_run_alive(&init), "pid 1 with its start time");
-
-    /* a dead child, reaped */
-    int rel;
-    pid_t child = blocked_child(&rel);
-    struct shim_run c = {child, shim_proc_starttime(child)};
-    CHECK(shim_run_alive(&c), "a live child");
-    close(rel);
-    waitpid(child, NULL, 0);
-    errno = ERRNO_MARK;
-    CHECK(!shim_run_alive(&c), "a dead child");
-    CHECK_EQ_INT(errno, ERRNO_MARK);
-
-    /* a zombie: exited, not reaped, still in /proc with its start time */
-    child = blocked_child(&rel);
-    struct shim_run z = {child, shim_proc_starttime(child)};
-    close(rel);
-    for (long i = 0; i < unit_scaled_ms(200) && proc_state(child) != 'Z'; i++)
-        unit_sleep_ms(5);
-    CHECK(proc_state(child) == 'Z', "the child is a zombie");
-    CHECK_EQ_INT(shim_proc_starttime(child), z.start);
-    CHECK(!shim_run_alive(&z), "a zombie is not alive");
-    waitpid(child, NULL, 0);
-}
-
-/* shim_start_same_process: the order, not equality (coord.h) */
-static void test_start_rule(void)
-{
-    CHECK(shim_start_same_process(100, 100), "equal");
-    CHECK(shim_start_same_process(104, 100), "the controller read itself later (qemu-user)");
-    CHECK(!shim_start_same_process(99, 100), "recorded by a process that started earlier: stale");
-    CHECK(!shim_start_same_process(1, 100), "long before");
-    CHECK(!shim_start_same_process(100, 0), "nothing seen: the process is gone");
-    unsigned long long skew = (unsigned long long)sysconf(_SC_CLK_TCK) * SHIM_START_SKEW_MAX_S;
-    CHECK(shim_start_same_process(100 + skew, 100), "at the bound");
-    CHECK(!shim_start_same_process(101 + skew, 100), "beyond it");
-}
-
 /* A worker finds its controller's run by the controller's pid: the start time in the name is
  * what the controller read of itself, which may differ from what the worker reads. */
 static void test_find_run(void)
 {
     const char *T = unit_tmpdir();
     long pid = getpid();
-    unsigned long long seen = shim_proc_starttime(pid), start = 0;
+    unsigned long long seen = shim_pid_starttime(pid), start = 0;
     char p[PATH_MAX];
     CHECK_EQ_INT(shim_coord_find_run(T, pid, seen, &start), 0);
     /* stale runs of earlier processes with this pid, other pids, other kinds of file */
@@ -242,9 +111,6 @@ static void test_coord_dir(void)
     CHECK(shim_coord_dir("/a/b/.testmondata", out, sizeof out) == 0, "");
     CHECK_STR(out, "/a/b/.testmon-shim");
     unsetenv("TESTMON_SHIM_DIR");
-    struct shim_run r = {123, 456789ULL};
-    shim_coord_run_name(&r, out, sizeof out);
-    CHECK_STR(out, "run-123-456789");
 }
 
 /* ensure_dir(dir) with stderr captured; returns rc, *msg gets what was logged. */
@@ -481,7 +347,7 @@ static void test_read_refuses(void)
 static void put_state(const char *dir, const struct shim_run *run, const char *state)
 {
     char name[128], text[256];
-    shim_coord_run_name(run, name, sizeof name);
+    shim_run_name(run, name, sizeof name);
     strcat(name, ".json");
     snprintf(text, sizeof text, "{\"format\":1,\"state\":\"%s\"}", state);
     if (shim_coord_write(dir, name, text) != 0)
@@ -523,7 +389,7 @@ static enum shim_wait_result wait_(const char *dir, const struct shim_run *run, 
 static void test_wait_immediate(void)
 {
     const char *T = unit_tmpdir();
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     long waited = -1;
     long long us;
     char *msg;
@@ -554,11 +420,11 @@ static void test_wait_immediate(void)
 static void test_wait_invalid(void)
 {
     const char *T = unit_tmpdir();
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     char name[128], path[PATH_MAX], *msg;
     long waited;
     long long us;
-    shim_coord_run_name(&self, name, sizeof name);
+    shim_run_name(&self, name, sizeof name);
     snprintf(path, sizeof path, "%s/%s.json", T, name);
     static const char *const bad[] = {"{\"state\":\"rea", "{\"format\":1}", "{\"state\":1}",
                                       "[\"ready\"]"};
@@ -578,7 +444,7 @@ static void test_wait_invalid(void)
 static void test_wait_timeout(void)
 {
     const char *T = unit_tmpdir();
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     long waited;
     long long us;
     put_state(T, &self, "initialising");
@@ -599,7 +465,7 @@ static pid_t renamer(const char *dir, const struct shim_run *run, long delay_ms,
     if (pid == 0) {
         unit_sleep_ms(delay_ms);
         char name[128], tmp[PATH_MAX], fin[PATH_MAX];
-        shim_coord_run_name(run, name, sizeof name);
+        shim_run_name(run, name, sizeof name);
         for (int i = 0; i < noise; i++) { /* unrelated churn in the directory */
             snprintf(tmp, sizeof tmp, "%s/noise-%d", dir, i);
             unit_write_file(tmp, "{}");
@@ -618,7 +484,7 @@ static pid_t renamer(const char *dir, const struct shim_run *run, long delay_ms,
 static void test_wait_wakes_on_rename(void)
 {
     const char *T = unit_tmpdir();
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     volatile long long *when = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                                     -1, 0);
     long waited;
@@ -672,9 +538,9 @@ static int has_inotify_fd(pid_t pid)
 static void test_wait_ignores_other_names(void)
 {
     const char *T = unit_tmpdir();
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     char name[128], path[PATH_MAX + 160];
-    shim_coord_run_name(&self, name, sizeof name);
+    shim_run_name(&self, name, sizeof name);
     snprintf(path, sizeof path, "%s/%s.json", T, name);
     put_state(T, &self, "initialising");
     volatile long long *when = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -723,8 +589,8 @@ static void test_wait_dead(void)
     long long us;
     /* the controller exits while its file says initialising */
     int rel;
-    pid_t ctl = blocked_child(&rel);
-    struct shim_run run = {ctl, shim_proc_starttime(ctl)};
+    pid_t ctl = unit_blocked_child(&rel);
+    struct shim_run run = {ctl, shim_pid_starttime(ctl)};
     put_state(T, &run, "initialising");
     /* when the killer let the controller go: "after the exit" is judged against that, not
      * against a time since the wait began, which a stall of this process before the wait
@@ -769,12 +635,12 @@ static void test_wait_dead(void)
     CHECK_EQ_INT(wait_(U, &unknown, WAIT_MS, &waited, &us, NULL), SHIM_WAIT_MISSING);
 
     /* alive, but the run file vanishes while waiting */
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     put_state(T, &self, "initialising");
     pid_t rm = fork();
     if (rm == 0) {
         char name[128], path[PATH_MAX];
-        shim_coord_run_name(&self, name, sizeof name);
+        shim_run_name(&self, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s.json", T, name);
         unit_sleep_ms(100);
         unlink(path);
@@ -826,9 +692,6 @@ static void test_dir_state(void)
 int main(void)
 {
     unit_watchdog(20);
-    RUN(test_starttime);
-    RUN(test_run_alive);
-    RUN(test_start_rule);
     RUN(test_find_run);
     RUN(test_coord_dir);
     RUN(test_ensure_dir);

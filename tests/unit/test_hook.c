@@ -35,6 +35,25 @@ static __attribute__((unused)) void refuse_nth(int rule, const void *addr, int p
     refuse[rule] = (struct rule){(uintptr_t)addr & ~(pg - 1), prot, nth, 0};
 }
 
+/* The two functions most cases hook: s = 0, then s += (b ^ i) * 3 + (s >> 3) for i < a; and
+ * s = 7, then s = s * 31 + a + i for i < b.  On x86-64 they are written out (below), as the
+ * others: compiled, a sanitizer or coverage build fills them with rip-relative displacements to
+ * its own data, whose bytes change with the program's layout, and the hook's deliberately
+ * conservative scan for branches into the moved bytes (shim_x86_branch_into: a byte scan, not
+ * a decode) then refuses a layout where such a byte pair happens to look like one. */
+#if defined(__x86_64__)
+__asm__(".text\n.globl target_fn\n.hidden target_fn\n.type target_fn, @function\ntarget_fn:\n"
+        "  xor %eax, %eax\n  xor %ecx, %ecx\n  test %rdi, %rdi\n  jle 2f\n"
+        "1:\n  mov %rsi, %rdx\n  xor %rcx, %rdx\n  lea (%rdx,%rdx,2), %rdx\n  mov %rax, %r8\n"
+        "  sar $3, %r8\n  add %r8, %rdx\n  add %rdx, %rax\n  add $1, %rcx\n  cmp %rcx, %rdi\n"
+        "  jg 1b\n2:\n  ret\n.size target_fn, .-target_fn\n"
+        ".globl second_fn\n.hidden second_fn\n.type second_fn, @function\nsecond_fn:\n"
+        "  mov $7, %eax\n  xor %ecx, %ecx\n  test %rsi, %rsi\n  jle 2f\n"
+        "1:\n  imul $31, %rax, %rax\n  add %rdi, %rax\n  add %rcx, %rax\n  add $1, %rcx\n"
+        "  cmp %rcx, %rsi\n  jg 1b\n2:\n  ret\n.size second_fn, .-second_fn\n");
+long target_fn(long a, long b);
+long second_fn(long a, long b);
+#else
 __attribute__((noinline)) long target_fn(long a, long b)
 {
     long s = 0;
@@ -49,6 +68,7 @@ __attribute__((noinline)) long second_fn(long a, long b)
         s = s * 31 + a + i;
     return s;
 }
+#endif
 /* Too short to hold a 5-byte jump: `lea eax, [rdi+1]; ret`, written out so that coverage and
  * sanitizer builds cannot lengthen it. */
 #if defined(__x86_64__)

@@ -27,8 +27,8 @@ static void levels(const char *spec, int want_rc, const char *want_mask)
     CHECK(strcmp(mask, want_mask) == 0, "configure(%s): levels %s, want %s", spec ? spec : "NULL",
           mask, want_mask);
     /* Silent either way: a bad value is reported by the processes that use the shim, once per
-     * run (init.c's shim_config_report, tests/bats/unmanaged.bats), never by every process the
-     * preload reaches as it loads. */
+     * run (settings.c's shim_settings_report, tests/bats/unmanaged.bats), never by every process
+     * the preload reaches as it loads. */
     CHECK_STR(msg, "");
     free(msg);
 }

@@ -2,14 +2,18 @@
  * Cases that need another command line or a real parent/child pair re-execute this program
  * (/proc/self/exe) with a chosen argv[0] and UNIT_ROLE_MODE; such a child exits 0 on success or
  * with the number of the step that failed. */
+#include "cmdline.h"
 #include "conn.h"
+#include "controller.h"
 #include "coord.h"
+#include "pidstat.h"
 #include "dispatch.h"
 #include "role.h"
 #include "unit.h"
 #include <sys/stat.h>
 
 static char T[PATH_MAX];
+static const struct shim_run_ctx unit_no_run; /* a run pointer to see replaced by NULL */
 
 static int is_dir(const char *p)
 {
@@ -31,28 +35,32 @@ static int child_steps(const char *mode)
     snprintf(a, sizeof a, "%s/a/.testmondata", t);
     snprintf(b, sizeof b, "%s/b/.testmondata", t);
     if (strcmp(mode, "probe") == 0)
-        return shim_is_pytest_process() ? 10 : 11;
+        return shim_cmdline_is_pytest() ? 10 : 11;
     unit_real_fill();
     if (strcmp(mode, "controller") == 0) { /* argv[0] is pytest */
         if (shim_open(a, &child_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
             return 1;
-        if (shim_proc.role != SHIM_ROLE_CONTROLLER || atomic_load(&shim_conn_count) != 1)
+        const struct shim_run_ctx *run = NULL;
+        if (shim_role_now() != SHIM_ROLE_CONTROLLER || atomic_load(&shim_conn_count) != 1 ||
+            shim_role_for_open(a, SQLITE_OPEN_READWRITE, &run) != SHIM_ROLE_CONTROLLER || !run ||
+            strcmp(run->datafile, a) != 0 || run->worker_id[0])
             return 2;
         char name[PATH_MAX];
         int missing;
         snprintf(p, sizeof p, "%s/a/.testmon-shim", t);
-        snprintf(name, sizeof name, "%s.json", shim_proc.run_name);
+        snprintf(name, sizeof name, "%s.json", run->run_name);
         cJSON *j = shim_coord_read(p, name, &missing);
         if (!j || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "initialising"))
             return 3;
         cJSON_Delete(j);
-        if (shim_proc.run.pid != getpid() || shim_proc.run.start != shim_proc_starttime(getpid()))
+        if (run->run.pid != getpid() || run->run.start != shim_pid_starttime(getpid()))
             return 4;
         /* another .testmondata: a bystander, nothing published for it */
         if (shim_open(b, &child_db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
             return 5;
         snprintf(p, sizeof p, "%s/b/.testmon-shim", t);
-        if (atomic_load(&shim_conn_count) != 1 || is_dir(p) || strcmp(shim_proc.datafile, a))
+        if (atomic_load(&shim_conn_count) != 1 || is_dir(p) || strcmp(run->datafile, a) ||
+            shim_role_now() != SHIM_ROLE_CONTROLLER)
             return 6;
         sqlite3_close(child_db2);
         child_db2 = NULL;
@@ -63,7 +71,7 @@ static int child_steps(const char *mode)
         if (shim_open(uri, &child_db2, flags, NULL) != SQLITE_OK ||
             atomic_load(&shim_conn_count) != 2)
             return 7;
-        shim_proc.role = SHIM_ROLE_NONE; /* no "finished" from the destructor */
+        shim_controller_forget(); /* no "finished" from the destructor */
         return 0;
     }
     if (strcmp(mode, "worker-timeout") == 0) { /* our parent published "initialising" */
@@ -80,26 +88,28 @@ static int child_steps(const char *mode)
             return 3;
         if (us < 250000 || us > 2000000)
             return 4;
-        if (shim_proc.role != SHIM_ROLE_WORKER || atomic_load(&shim_conn_count) != 0)
+        if (shim_role_now() != SHIM_ROLE_WORKER || atomic_load(&shim_conn_count) != 0)
             return 5;
         return 0;
     }
     if (strcmp(mode, "worker-find") == 0) { /* our parent published a run, or only stale ones */
         setenv("PYTEST_XDIST_WORKER", "gw1", 1);
         snprintf(a, sizeof a, "%s/d/.testmondata", t);
-        if (shim_role_for_open(a, SQLITE_OPEN_READWRITE) != SHIM_ROLE_WORKER)
+        const struct shim_run_ctx *run = NULL;
+        if (shim_role_for_open(a, SQLITE_OPEN_READWRITE, &run) != SHIM_ROLE_WORKER || !run ||
+            strcmp(run->worker_id, "gw1") != 0 || run->run.pid != getppid())
             return 1;
         unsigned long long want = strtoull(getenv("UNIT_WANT_START"), NULL, 10);
         cJSON *out = NULL;
         long waited;
         long long us;
         enum shim_wait_result w =
-            shim_coord_wait_ready(shim_proc.dir, &shim_proc.run, 1000, &out, &waited, &us);
+            shim_coord_wait_ready(run->dir, &run->run, 1000, &out, &waited, &us);
         cJSON_Delete(out);
         if (want) /* found by our parent's pid, named with the start it read of itself */
-            return shim_proc.run.start != want ? 2 : w != SHIM_WAIT_READY ? 3 : 0;
+            return run->run.start != want ? 2 : w != SHIM_WAIT_READY ? 3 : 0;
         /* only a stale run of an earlier process with our parent's pid: none of our parent */
-        if (shim_proc.run.start != shim_proc_starttime(getppid()))
+        if (run->run.start != shim_pid_starttime(getppid()))
             return 4;
         return w != SHIM_WAIT_MISSING ? 5 : 0;
     }
@@ -133,7 +143,7 @@ static int spawn(const char *mode, char *const argv[], const char *extra_env)
 
 static void test_pytest_detection(void)
 {
-    CHECK(!shim_is_pytest_process(), "this test program is not pytest");
+    CHECK(!shim_cmdline_is_pytest(), "this test program is not pytest");
     char *const a1[] = {"pytest", "-n", "2", NULL};
     char *const a2[] = {"/usr/local/bin/py.test", NULL};
     char *const a3[] = {"python3", "-m", "pytest", "-p", "xdist", NULL};
@@ -154,14 +164,14 @@ static void test_other_files_pass_through(void)
     sqlite3 *db = NULL;
     snprintf(p, sizeof p, "%s/other.db", T);
     CHECK_EQ_INT(shim_open(p, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_NONE);
     CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 0);
     sqlite3_close(db);
     errno = 4242;
     CHECK_EQ_INT(shim_open(":memory:", &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_EQ_INT(errno, 4242);
     sqlite3_close(db);
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_NONE);
 }
 
 /* not pytest, not a worker: a bystander; the first datafile stays the datafile */
@@ -174,19 +184,20 @@ static void test_bystander(void)
     errno = 4242;
     CHECK_EQ_INT(shim_open(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
     CHECK_EQ_INT(errno, 4242);
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_BYSTANDER);
-    CHECK_STR(shim_proc.datafile, a);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_BYSTANDER);
+    const struct shim_run_ctx *run = &unit_no_run;
+    CHECK_EQ_INT(shim_role_for_open(a, SQLITE_OPEN_READWRITE, &run), SHIM_ROLE_BYSTANDER);
+    CHECK(run == NULL, "a bystander has no run");
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
     CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 0);
     snprintf(d, sizeof d, "%s/a/.testmon-shim", T);
     CHECK(!is_dir(d), "a bystander publishes nothing");
     sqlite3_close(db);
     CHECK_EQ_INT(shim_open(b, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
-    CHECK_STR(shim_proc.datafile, a);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_BYSTANDER);
     sqlite3_close(db);
     shim_role_reset();
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
-    CHECK_STR(shim_proc.datafile, "");
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_NONE);
 }
 
 static void test_controller(void)
@@ -205,7 +216,7 @@ static void worker_without_run(void)
     setenv("PYTEST_XDIST_WORKER", "gw3", 1);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(shim_open(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_BYSTANDER);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_BYSTANDER);
     CHECK_EQ_INT(sqlite3_db_readonly(db, "main"), 0);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
     sqlite3_close(db);
@@ -218,9 +229,9 @@ static void test_worker_refused(void)
     snprintf(a, sizeof a, "%s/a/.testmondata", T);
     snprintf(dir, sizeof dir, "%s/a/.testmon-shim", T);
     mkdir(dir, 0700);
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid())};
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid())};
     char name[128], text[PATH_MAX + 64];
-    shim_coord_run_name(&self, name, sizeof name);
+    shim_run_name(&self, name, sizeof name);
     strcat(name, ".json");
     snprintf(text, sizeof text, "{\"format\":1,\"state\":\"initialising\",\"datafile\":\"%s\"}", a);
     CHECK_EQ_INT(shim_coord_write(dir, name, text), 0);
@@ -245,14 +256,14 @@ static void test_worker_finds_run(void)
     snprintf(text, sizeof text, "{\"format\":1,\"state\":\"ready\",\"datafile\":\"%s\"}", a);
     /* a run of a dead process that had this pid before us */
     struct shim_run old = {getpid(), 1};
-    shim_coord_run_name(&old, stale, sizeof stale);
+    shim_run_name(&old, stale, sizeof stale);
     strcat(stale, ".json");
     CHECK_EQ_INT(shim_coord_write(dir, stale, text), 0);
     char *const argv[] = {"python3", "-m", "xdist", NULL};
     CHECK_EQ_INT(spawn("worker-find", argv, "UNIT_WANT_START=0"), 0);
     /* our run, with the start time we read of ourselves plus 4 ticks, as under qemu-user */
-    struct shim_run self = {getpid(), shim_proc_starttime(getpid()) + 4};
-    shim_coord_run_name(&self, name, sizeof name);
+    struct shim_run self = {getpid(), shim_pid_starttime(getpid()) + 4};
+    shim_run_name(&self, name, sizeof name);
     strcat(name, ".json");
     CHECK_EQ_INT(shim_coord_write(dir, name, text), 0);
     static char want[64];

@@ -5,8 +5,9 @@
 #include "coord.h"
 #include "dispatch.h"
 #include "role.h"
+#include "settings.h"
 #include "worker.h"
-#include "frozen.h"
+#include "runcopy.h"
 #include "unit.h"
 #include "runfile.h"
 #include "../common/testdb.h"
@@ -63,33 +64,26 @@ static int journal_files(void)
 }
 
 
-/* In a forked child: set up as role.c does for a worker whose parent is the controller. */
+/* In a forked child: set up as role.c does for a worker whose parent is the controller, with
+ * TESTMON_SHIM_TIMEOUT=5 at load. */
 static void become_worker(const char *id)
 {
-    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
-    shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir);
-    shim_proc.run.pid = getppid();
-    shim_proc.run.start = shim_proc_starttime(shim_proc.run.pid);
-    /* the controller's own reading names the run (qemu-user reads it later than we do) */
-    shim_coord_find_run(shim_proc.dir, shim_proc.run.pid, shim_proc.run.start,
-                        &shim_proc.run.start);
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
-    snprintf(shim_proc.worker_id, sizeof shim_proc.worker_id, "%s", id);
-    shim_proc.role = SHIM_ROLE_WORKER;
-    shim_config.timeout_ms = 5000;
+    unit_as_run(DF, id);
+    setenv("TESTMON_SHIM_TIMEOUT", "5", 1);
+    shim_settings_capture();
 }
 
 static void worker_side(void)
 {
     /* init.c's atfork handler has reset the role and forgotten the parent's connections */
-    CHECK_EQ_INT(shim_proc.role, SHIM_ROLE_NONE);
+    CHECK_EQ_INT(shim_role_now(), SHIM_ROLE_NONE);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
     become_worker("gw0");
 
     size_t len0;
     char *bytes0 = unit_read_file(DF, &len0);
     sqlite3 *db = NULL;
-    int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = shim_worker_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     CHECK_EQ_INT(rc, SQLITE_OK);
     if (rc != SQLITE_OK)
         return;
@@ -206,11 +200,11 @@ static void workers_at_once(void)
     int bad = 0;
     for (int round = 0; round < ROUNDS; round++) {
         /* a fresh copy, as its maker leaves it: no -wal, no -shm */
-        shim_frozen_remove(DIRC, shim_proc.run_name);
+        shim_runcopy_remove(DIRC, unit_run.run_name);
         char copy[PATH_MAX], shm[PATH_MAX + 8];
         long ms;
-        CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
-                     SHIM_FROZEN_MADE);
+        CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 5000, copy, sizeof copy, &ms),
+                     SHIM_RUNCOPY_MADE);
         snprintf(shm, sizeof shm, "%s-shm", copy);
         CHECK(access(shm, F_OK) != 0, "the maker leaves no -shm");
         int go[2], res[2];
@@ -226,7 +220,7 @@ static void workers_at_once(void)
                 (void)r;
                 struct unit_capture cap = unit_capture_start(2);
                 sqlite3 *db = NULL;
-                int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+                int rc = shim_worker_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE, NULL);
                 long long n = rc == SQLITE_OK ? query_int(db, "SELECT count(*) FROM environment")
                                                : -1;
                 char *err = unit_capture_end(&cap);
@@ -259,11 +253,11 @@ static void workers_at_once(void)
  * opens it; the worker waits (within TESTMON_SHIM_TIMEOUT) instead of failing its shadows. */
 static void worker_waits_out_a_lock(void)
 {
-    shim_frozen_remove(DIRC, shim_proc.run_name);
+    shim_runcopy_remove(DIRC, unit_run.run_name);
     char copy[PATH_MAX];
     long ms;
-    CHECK_EQ_INT(shim_frozen_get(DIRC, shim_proc.run_name, DF, 5000, copy, sizeof copy, &ms),
-                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 5000, copy, sizeof copy, &ms),
+                 SHIM_RUNCOPY_MADE);
     int held[2];
     CHECK(pipe(held) == 0, "pipe");
     pid_t holder = fork();
@@ -287,7 +281,7 @@ static void worker_waits_out_a_lock(void)
         become_worker("gw5");
         struct unit_capture cap = unit_capture_start(2);
         sqlite3 *db = NULL;
-        int rc = shim_worker_open(DF, &db, SQLITE_OPEN_READWRITE, NULL);
+        int rc = shim_worker_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE, NULL);
         long long n = rc == SQLITE_OK ? query_int(db, "SELECT count(*) FROM environment") : -1;
         char *err = unit_capture_end(&cap);
         if (rc != SQLITE_OK || n != 3 || err[0])
@@ -313,16 +307,11 @@ static void test_end_to_end(void)
     sqlite3_close(setup);
 
     /* the controller, set up as role.c does */
-    snprintf(shim_proc.datafile, sizeof shim_proc.datafile, "%s", DF);
-    CHECK_EQ_INT(shim_coord_dir(DF, shim_proc.dir, sizeof shim_proc.dir), 0);
-    snprintf(DIRC, sizeof DIRC, "%s", shim_proc.dir);
-    shim_proc.run.pid = getpid();
-    shim_proc.run.start = shim_proc_starttime(getpid());
-    shim_coord_run_name(&shim_proc.run, shim_proc.run_name, sizeof shim_proc.run_name);
-    shim_proc.role = SHIM_ROLE_CONTROLLER;
+    unit_as_run(DF, NULL);
+    snprintf(DIRC, sizeof DIRC, "%s", unit_run.dir);
 
     sqlite3 *db = NULL;
-    CHECK_EQ_INT(shim_controller_open(DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                  SQLITE_OK);
     struct stat st;
     CHECK(stat(DIRC, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
@@ -387,26 +376,12 @@ static void test_end_to_end(void)
     CHECK_STR(unit_run_state(DIRC), "finished");
     CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
     CHECK_EQ_INT(atomic_load(&shim_conn_count), 0);
-    shim_proc.role = SHIM_ROLE_NONE;
-}
-
-static void test_scratch_list(void)
-{
-    CHECK(shim_worker_is_scratch("mcall_id"), "");
-    CHECK(shim_worker_is_scratch("temp_files_checksums"), "");
-    CHECK(shim_worker_is_scratch("temp_filenames"), "");
-    CHECK(shim_worker_is_scratch("changed_files_fshas"), "");
-    CHECK(shim_worker_is_scratch("changed_files_mhashes"), "");
-    CHECK(!shim_worker_is_scratch("test_execution"), "");
-    CHECK(!shim_worker_is_scratch("environment"), "");
-    CHECK(!shim_worker_is_scratch("mcall_id2"), "");
 }
 
 int main(void)
 {
     unit_watchdog(20);
     unit_real_fill();
-    RUN(test_scratch_list);
     RUN(test_end_to_end);
     return unit_finish();
 }

@@ -286,6 +286,27 @@ static __attribute__((unused)) void unit_fork(void (*fn)(void), const char *name
 
 #define RUN_FORKED(fn) unit_fork(fn, #fn)
 
+/* A child that waits on a pipe; closing *release lets it exit with status 0 (the caller reaps
+ * it, or leaves it a zombie). */
+static __attribute__((unused)) pid_t unit_blocked_child(int *release)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        exit(2);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        char c;
+        ssize_t r = read(p[0], &c, 1);
+        (void)r;
+        _exit(0);
+    }
+    close(p[0]);
+    *release = p[1];
+    return pid;
+}
+
 /* ---- the table of real functions ---- */
 /* Fill every entry from the libsqlite3 this program links (as real.c would find it). */
 static __attribute__((unused)) void unit_real_fill(void)

@@ -1,7 +1,7 @@
-/* test_frozen.c: the workers' copy of the datafile (frozen.c): one committed state, made once
- * per run by whichever worker comes first, never through a planted file, bounded waits, a clear
- * fallback, and removal at the controller's exit. */
-#include "frozen.h"
+/* test_runcopy.c: the run's copy of the datafile, which its workers read (runcopy.c): one
+ * committed state, made once per run by whichever worker comes first, never through a planted
+ * file, bounded waits, a clear fallback, and removal at the controller's exit. */
+#include "runcopy.h"
 #include "log.h"
 #include "unit.h"
 #include "../common/testdb.h"
@@ -75,8 +75,8 @@ static void test_made_then_shared(void)
     make_datafile();
     char path[PATH_MAX], path2[PATH_MAX], want[PATH_MAX];
     long ms = -1;
-    CHECK_EQ_INT(shim_frozen_get(D, "run-1-2", DF, 5000, path, sizeof path, &ms),
-                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 5000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
     snprintf(want, sizeof want, "%s/run-1-2.db", D);
     CHECK_STR(path, want);
     CHECK(ms >= 0, "took %ld ms", ms);
@@ -97,8 +97,8 @@ static void test_made_then_shared(void)
     sqlite3_close(db);
     /* the controller writes on; the copy does not change, and the next worker shares it */
     live_exec("INSERT INTO test_execution VALUES (4, 3, 't::d', 0.1, 0, 0);");
-    CHECK_EQ_INT(shim_frozen_get(D, "run-1-2", DF, 5000, path2, sizeof path2, &ms),
-                 SHIM_FROZEN_SHARED);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 5000, path2, sizeof path2, &ms),
+                 SHIM_RUNCOPY_SHARED);
     CHECK_STR(path2, want);
     CHECK_EQ_INT(q(path2, "SELECT count(*) FROM test_execution"), 3);
     CHECK_EQ_INT(q(DF, "SELECT count(*) FROM test_execution"), 4);
@@ -109,9 +109,9 @@ static void test_made_then_shared(void)
     strcat(tmp, "-journal");
     CHECK(access(tmp, F_OK) != 0, "journal left: %s", tmp);
     /* the controller's exit removes the copy and its companions, and only this run's */
-    CHECK_EQ_INT(shim_frozen_get(D, "run-1-3", DF, 5000, path2, sizeof path2, &ms),
-                 SHIM_FROZEN_MADE);
-    shim_frozen_remove(D, "run-1-2");
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-3", DF, 5000, path2, sizeof path2, &ms),
+                 SHIM_RUNCOPY_MADE);
+    shim_runcopy_remove(D, "run-1-2");
     const char *gone[] = {"run-1-2.db", "run-1-2.db-wal", "run-1-2.db-shm", "run-1-2.db.lock"};
     for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
         snprintf(tmp, sizeof tmp, "%s/%s", D, gone[i]);
@@ -146,7 +146,7 @@ static void test_one_committed_state(void)
         char name[32], path[PATH_MAX];
         long ms;
         snprintf(name, sizeof name, "run-9-%d", i);
-        if (shim_frozen_get(D, name, DF, 5000, path, sizeof path, &ms) != SHIM_FROZEN_MADE)
+        if (shim_runcopy_get(D, name, DF, 5000, path, sizeof path, &ms) != SHIM_RUNCOPY_MADE)
             continue;
         made++;
         long long na = q(path, "SELECT count(*) FROM a"), nb = q(path, "SELECT count(*) FROM b");
@@ -154,7 +154,7 @@ static void test_one_committed_state(void)
         moved += na != last;
         last = na;
         CHECK(integrity_ok(path), "copy %d fails integrity_check", i);
-        shim_frozen_remove(D, name);
+        shim_runcopy_remove(D, name);
     }
     *stop = 1;
     int st;
@@ -176,7 +176,7 @@ static void test_concurrent_workers(void)
         if ((kids[i] = fork()) == 0) {
             char path[PATH_MAX];
             long ms;
-            int r = shim_frozen_get(D, "run-5-5", DF, 10000, path, sizeof path, &ms);
+            int r = shim_runcopy_get(D, "run-5-5", DF, 10000, path, sizeof path, &ms);
             long long n = q(path, "SELECT count(*) FROM test_execution");
             int msg[2] = {r, (int)n};
             ssize_t wr = write(p[1], msg, sizeof msg);
@@ -189,8 +189,8 @@ static void test_concurrent_workers(void)
     int made = 0, shared = 0, first = -1, same = 1;
     int msg[2];
     while (read(p[0], msg, sizeof msg) == (ssize_t)sizeof msg) {
-        made += msg[0] == SHIM_FROZEN_MADE;
-        shared += msg[0] == SHIM_FROZEN_SHARED;
+        made += msg[0] == SHIM_RUNCOPY_MADE;
+        shared += msg[0] == SHIM_RUNCOPY_SHARED;
         if (first < 0)
             first = msg[1];
         same &= msg[1] == first;
@@ -204,12 +204,12 @@ static void test_concurrent_workers(void)
     CHECK(same && (first == 3 || first == 4), "workers saw different states (first: %d)", first);
 }
 
-/* shim_frozen_get with what it prints on stderr in *err (malloc'd). */
+/* shim_runcopy_get with what it prints on stderr in *err (malloc'd). */
 static int get_said(const char *dir, const char *run, const char *datafile, long timeout_ms,
                     char *path, long *ms, char **err)
 {
     struct unit_capture cap = unit_capture_start(2);
-    int r = shim_frozen_get(dir, run, datafile, timeout_ms, path, PATH_MAX, ms);
+    int r = shim_runcopy_get(dir, run, datafile, timeout_ms, path, PATH_MAX, ms);
     *err = unit_capture_end(&cap);
     return r;
 }
@@ -226,7 +226,7 @@ static void test_refuses_planted(void)
     long ms;
     char *err;
     int r = get_said(D, "run-7-7", DF, 1000, path, &ms, &err);
-    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_FAILED);
     CHECK_CONTAINS(err, "refusing ");
     CHECK_CONTAINS(err, "run-7-7.db: not a regular file of ours; run `testmon-shim clean`");
     CHECK_EQ_INT(strchr(err, '\n') == err + strlen(err) - 1, 1); /* one line */
@@ -246,14 +246,14 @@ static void test_failures(void)
     snprintf(nodir, sizeof nodir, "%s/no/such/dir", unit_tmpdir());
     char *err;
     int r = get_said(nodir, "run-1-1", DF, 1000, path, &ms, &err);
-    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_FAILED);
     CHECK_CONTAINS(err, "cannot create ");
     CHECK_CONTAINS(err, "this worker reads the live datafile");
     free(err);
 
     snprintf(missing, sizeof missing, "%s/gone.testmondata", unit_tmpdir());
     r = get_said(D, "run-2-2", missing, 1000, path, &ms, &err);
-    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_FAILED);
     CHECK_CONTAINS(err, "cannot copy ");
     CHECK_CONTAINS(err, "free disk space or set TESTMON_SHIM_DIR elsewhere");
     free(err);
@@ -267,7 +267,7 @@ static void test_failures(void)
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
     r = get_said(D, longname, DF, 1000, path, &ms, &err);
-    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_FAILED);
     CHECK_CONTAINS(err, "coordination path too long");
     free(err);
 }
@@ -286,7 +286,7 @@ static void test_lock_bounded(void)
     char *err;
     int r = get_said(D, "run-3-3", DF, 200, path, &ms, &err);
     long long took = unit_now_us() - t0;
-    CHECK_EQ_INT(r, SHIM_FROZEN_FAILED);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_FAILED);
     CHECK(took >= 200000 && took < unit_scaled_ms(3000) * 1000LL, "waited %lld us", took);
     CHECK(ms >= 200, "reported %ld ms", ms);
     CHECK_CONTAINS(err, "another worker held ");
@@ -310,8 +310,8 @@ static void test_lock_bounded(void)
     kill(k, SIGKILL);
     waitpid(k, NULL, 0);
     t0 = unit_now_us();
-    CHECK_EQ_INT(shim_frozen_get(D, "run-3-3", DF, 10000, path, sizeof path, &ms),
-                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-3-3", DF, 10000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
     CHECK(unit_now_us() - t0 < unit_scaled_ms(2000) * 1000LL, "waited for a dead holder");
     close(p[0]);
     close(p[1]);
@@ -324,11 +324,11 @@ static void test_errno(void)
     char path[PATH_MAX];
     long ms;
     errno = 1234;
-    shim_frozen_get(D, "run-4-4", DF, 1000, path, sizeof path, &ms);
+    shim_runcopy_get(D, "run-4-4", DF, 1000, path, sizeof path, &ms);
     CHECK_EQ_INT(errno, 1234);
     errno = 4321;
-    shim_frozen_remove(D, "run-4-4");
-    shim_frozen_remove(D, "run-4-4");
+    shim_runcopy_remove(D, "run-4-4");
+    shim_runcopy_remove(D, "run-4-4");
     CHECK_EQ_INT(errno, 4321);
 }
 
@@ -429,8 +429,8 @@ static void test_clone_on_xfs(void)
     exec_ok(w, "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO blobs VALUES ('only in the WAL');");
     char path[PATH_MAX], wal[PATH_MAX + 8];
     long ms = -1;
-    CHECK_EQ_INT(shim_frozen_get(dir, "run-5-5", df, 5000, path, sizeof path, &ms),
-                 SHIM_FROZEN_CLONED);
+    CHECK_EQ_INT(shim_runcopy_get(dir, "run-5-5", df, 5000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_CLONED);
     snprintf(wal, sizeof wal, "%s-wal", path);
     struct stat st;
     CHECK(lstat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "copy mode %o",
@@ -446,16 +446,16 @@ static void test_clone_on_xfs(void)
     CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs WHERE x = 'only in the WAL'"), 1);
     CHECK(integrity_ok(path), "the clone passes integrity_check");
     CHECK_EQ_INT(q(df, "SELECT count(*) FROM blobs"), 2502);
-    shim_frozen_remove(dir, "run-5-5");
+    shim_runcopy_remove(dir, "run-5-5");
     CHECK(access(wal, F_OK) != 0, "the copy's WAL is removed with it");
     /* another filesystem: the backup copy */
     char other[PATH_MAX];
     snprintf(other, sizeof other, "%s/coord-elsewhere", t);
     mkdir(other, 0700);
-    CHECK_EQ_INT(shim_frozen_get(other, "run-5-6", df, 5000, path, sizeof path, &ms),
-                 SHIM_FROZEN_MADE);
+    CHECK_EQ_INT(shim_runcopy_get(other, "run-5-6", df, 5000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
     CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs"), 2502);
-    shim_frozen_remove(other, "run-5-6");
+    shim_runcopy_remove(other, "run-5-6");
     sqlite3_close(w);
     umount_xfs();
     CHECK(xfs_mnt[0] == 0, "umount %s", mnt);

@@ -1,8 +1,9 @@
-/* frozen.c: the copy of the datafile that a run's workers read (see frozen.h for why). */
-#include "frozen.h"
+/* runcopy.c: the copy of the datafile that a run's workers read (see runcopy.h for why). */
+#include "runcopy.h"
 #include "coord.h"
 #include "log.h"
 #include "real.h"
+#include "runid.h"
 #include "sqlvalue.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -165,8 +166,8 @@ static int publish(const char *tmp, const char *path)
 }
 
 /* Clone, else copy; publish by rename, or clean up and say why. */
-static enum shim_frozen_result make_copy(const char *datafile, const char *dir, const char *tmp,
-                                         const char *path, long timeout_ms)
+static enum shim_runcopy_result make_copy(const char *datafile, const char *dir,
+                                           const char *tmp, const char *path, long timeout_ms)
 {
     const char *err = "";
     char twal[PATH_MAX + 8], journal[PATH_MAX + 16];
@@ -181,27 +182,27 @@ static enum shim_frozen_result make_copy(const char *datafile, const char *dir, 
         err = strerror(errno);
     }
     if (rc == SQLITE_OK)
-        return cloned ? SHIM_FROZEN_CLONED : SHIM_FROZEN_MADE;
+        return cloned ? SHIM_RUNCOPY_CLONED : SHIM_RUNCOPY_MADE;
     unlink(tmp);
     unlink(twal);
     unlink(journal);
     shim_log_error("cannot copy %s for the workers to %s (%s); this worker reads the live "
                    "datafile: free disk space or set TESTMON_SHIM_DIR elsewhere",
                    datafile, dir, err);
-    return SHIM_FROZEN_FAILED;
+    return SHIM_RUNCOPY_FAILED;
 }
 
-enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
-                                        const char *datafile, long timeout_ms, char *path,
-                                        size_t pathsz, long *took_ms)
+enum shim_runcopy_result shim_runcopy_get(const char *dir, const char *run_name,
+                                          const char *datafile, long timeout_ms, char *path,
+                                          size_t pathsz, long *took_ms)
 {
     int saved = errno;
     long long t0 = shim_coord_now_us();
-    enum shim_frozen_result res = SHIM_FROZEN_FAILED;
+    enum shim_runcopy_result res = SHIM_RUNCOPY_FAILED;
     char lockpath[PATH_MAX], tmp[PATH_MAX];
-    if ((size_t)snprintf(path, pathsz, "%s/%s.db", dir, run_name) >= pathsz ||
+    if ((size_t)snprintf(path, pathsz, "%s/%s" SHIM_RUN_COPY, dir, run_name) >= pathsz ||
         (size_t)snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= sizeof lockpath ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.db.tmp.%ld.0", dir, run_name,
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s" SHIM_RUN_COPY ".tmp.%ld.0", dir, run_name,
                          (long)getpid()) >= sizeof tmp) {
         shim_log_error("coordination path too long in %s; this worker reads the live datafile",
                        dir);
@@ -212,7 +213,7 @@ enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
         if (u == 0 && (lock = lock_copy(lockpath, timeout_ms)) >= 0)
             u = usable(path);
         if (u != 0)
-            res = u > 0 ? SHIM_FROZEN_SHARED : SHIM_FROZEN_FAILED;
+            res = u > 0 ? SHIM_RUNCOPY_SHARED : SHIM_RUNCOPY_FAILED;
         else if (lock >= 0)
             res = make_copy(datafile, dir, tmp, path, timeout_ms);
         if (lock >= 0)
@@ -223,10 +224,10 @@ enum shim_frozen_result shim_frozen_get(const char *dir, const char *run_name,
     return res;
 }
 
-void shim_frozen_remove(const char *dir, const char *run_name)
+void shim_runcopy_remove(const char *dir, const char *run_name)
 {
     int saved = errno;
-    static const char *const suffixes[] = SHIM_FROZEN_SUFFIXES;
+    static const char *const suffixes[] = SHIM_RUN_COPY_SUFFIXES;
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         char path[PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s%s", dir, run_name, suffixes[i]) <

@@ -1,4 +1,5 @@
-"""The workers' snapshot of the datafile at scale (`make bench`, section `snapshot`).
+"""The run's copy of the datafile, which its workers read, at scale (`make bench`, section
+`runcopy`).
 
 Datafiles of about 1, 50 and 250 MB are grown by running testmon on generated suites (not
 padded): every test calls hundreds of the functions of two modules, so each (test, module)
@@ -10,7 +11,7 @@ module (a few per cent of the tests selected), shim off and on in ABBA order on 
 database, at `-n 2` and `-n 8`, on the repository's filesystem (a copy through SQLite's backup
 API) and, where this machine can mount one (root, mkfs.xfs, a loop device), on an xfs image
 (a reflink).  Figures: wall time of the rerun (ratio on/off), time from the launch to the first
-test a worker starts, the snapshot's own time (the first worker's `copy_ms` in its shim report)
+test a worker starts, the copy's own time (the first worker's `copy_ms` in its shim report)
 and the disk space it takes (free space of the filesystem at the first test against before the
 launch).
 """
@@ -56,7 +57,7 @@ def pytest_runtest_setup(item):
 
 
 def log(msg: str) -> None:
-    print("bench: snapshot: " + msg, file=sys.stderr, flush=True)
+    print("bench: runcopy: " + msg, file=sys.stderr, flush=True)
 
 
 def shape(mb: int) -> Tuple[int, int]:
@@ -121,7 +122,7 @@ def grow(venv: str, mb: int) -> str:
                         "-n", "2", "-p", "no:randomly"], cwd=tmp, env=clean_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
-        sys.exit("bench: snapshot: growing %s failed (rc %d):\n%s" % (tmp, r.returncode,
+        sys.exit("bench: runcopy: growing %s failed (rc %d):\n%s" % (tmp, r.returncode,
                                                                      r.stdout[-3000:]))
     size = os.path.getsize(os.path.join(tmp, ".testmondata"))
     log("grown to %.1f MB in %.0f s" % (size / 1e6, time.time() - t0))
@@ -140,7 +141,7 @@ def edit(root: str) -> None:
 
 
 def rerun(venv: str, root: str, lib: Optional[str], n: int, tmp: str) -> Dict[str, Any]:
-    """Edit one module, then `pytest -n N --testmon`: wall time, first test, snapshot figures."""
+    """Edit one module, then `pytest -n N --testmon`: wall time, first test, the copy's figures."""
     edit(root)
     shutil.rmtree(os.path.join(root, ".testmon-shim"), ignore_errors=True)
     first = tempfile.mkdtemp(prefix="first-", dir=tmp)
@@ -157,7 +158,7 @@ def rerun(venv: str, root: str, lib: Optional[str], n: int, tmp: str) -> Dict[st
     wall = time.time() - t0
     m = re.search(r"(\d+) passed", r.stdout)
     if r.returncode != 0 or not m:
-        sys.exit("bench: snapshot: rerun -n %d in %s failed (rc %d):\n%s"
+        sys.exit("bench: runcopy: rerun -n %d in %s failed (rc %d):\n%s"
                  % (n, root, r.returncode, r.stdout[-3000:]))
     starts, used = [], []
     for name in os.listdir(first):
@@ -198,7 +199,7 @@ def umount(mnt: str) -> None:
     subprocess.run(["umount", mnt], capture_output=True)
 
 
-def bench_snapshot(lib: str, venv: str, tmp: str, rounds: int, counts: List[int],
+def bench_runcopy(lib: str, venv: str, tmp: str, rounds: int, counts: List[int],
                    sizes: Tuple[int, ...] = SIZES_MB) -> Dict[str, Any]:
     grown = {mb: grow(venv, mb) for mb in sizes}
     need = max(os.path.getsize(os.path.join(grown[mb], ".testmondata")) for mb in sizes)
@@ -234,11 +235,11 @@ def bench_snapshot(lib: str, venv: str, tmp: str, rounds: int, counts: List[int]
 
 def table_rows(res: Dict[str, Any]) -> List[Tuple[str, ...]]:
     """Rows of bench/run.py's table: (section, figure, without, with, result, spread, goal,
-    met).  The goal (issue #14): where the snapshot is a reflink, it adds at most 5 % to the
+    met).  The goal (issue #14): where the copy is a reflink, it adds at most 5 % to the
     rerun at 250 MB.  What it adds is its own time, copy_ms from the first worker's report: the
-    run's workers wait for it (frozen.h), and the clone's read-ahead is part of it.  The wall
+    run's workers wait for it (runcopy.h), and the clone's read-ahead is part of it.  The wall
     ratio of whole runs is printed beside it; its run-to-run noise on this machine (about
-    +-15 %, as the 1 MB rows show, where the snapshot takes milliseconds) is wider than the goal."""
+    +-15 %, as the 1 MB rows show, where the copy takes milliseconds) is wider than the goal."""
     rows = []
     biggest = max(r["mb"] for r in res["rows"])
     for row in res["rows"]:
@@ -253,7 +254,7 @@ def table_rows(res: Dict[str, Any]) -> List[Tuple[str, ...]]:
         share = copy / 1000 / w_off
         goal = row["fs"] == "xfs" and row["mb"] == biggest
         rows.append((
-            "snapshot",
+            "runcopy",
             "-n %d rerun after 1 edit (%d tests), %.0f MB datafile on %s"
             % (row["n"], on[0]["passed"], row["bytes"] / 1e6, row["fs"]),
             "%.2f s" % w_off, "%.2f s" % w_on,
@@ -264,6 +265,6 @@ def table_rows(res: Dict[str, Any]) -> List[Tuple[str, ...]]:
             "<= 5 %" if goal else "(context)",
             ("met" if share <= 0.05 else "MISSED") if goal else "-"))
     if not res["xfs"]:
-        rows.append(("snapshot", "reflink rows (xfs image)", "-", "-", "not measured",
+        rows.append(("runcopy", "reflink rows (xfs image)", "-", "-", "not measured",
                      res["xfs_why"], "<= 5 %", "MISSED"))
     return rows
