@@ -18,8 +18,8 @@
 # later makes the workers try to insert one.)
 #
 # Each copy has its own pytest.ini, so it is its own rootdir with its own .testmondata.  Written:
-# build/demo/ (the copies and each run's log), dist/ (make wheel, when the sources changed since
-# the wheel the demo last used: .cache/demo/), .venvs/demo-*; nothing the repository tracks.
+# build/demo/ (the copies and each run's log), dist/ (make wheel, which builds again only when
+# the sources changed), .venvs/demo-*; nothing the repository tracks.
 # Environment: PYTHON (python3), TESTMON (2.1.3), BUILD (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,6 @@ PY=${PYTHON:-python3}
 TESTMON=${TESTMON:-2.1.3}
 BUILD=${BUILD:-build}
 WORK="$ROOT/$BUILD/demo"
-CACHE="$ROOT/.cache/demo"
 ARCH=$(uname -m)
 VERSION=$(cat VERSION)
 PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -38,13 +37,6 @@ say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 arm() { printf '\n%s-- %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 compare() { "$PY" "$ROOT/examples/demo_compare.py" "$@"; }
-# what `make wheel` builds from (MANIFEST.in's files), as one hash
-sources_hash() {
-    find shim tools python -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' -print0 |
-        sort -z | xargs -0 sha256sum
-    sha256sum Makefile VERSION pyproject.toml setup.py MANIFEST.in scripts/install-deps.sh \
-        tests/unit/unit.mk tests/e2e/e2e.mk tests/check.mk bench/bench.mk
-} 2>/dev/null
 # the host's wheel of this version in dist/, if there is exactly one
 host_wheel() { ls dist/testmon_shim-"$VERSION"-*-manylinux*_"$ARCH".whl 2>/dev/null | head -n 2; }
 
@@ -52,22 +44,16 @@ host_wheel() { ls dist/testmon_shim-"$VERSION"-*-manylinux*_"$ARCH".whl 2>/dev/n
 unset LD_PRELOAD PYTEST_ADDOPTS PYTHONPATH TESTMON_DATAFILE TESTMON_SHIM TESTMON_SHIM_DIR \
     TESTMON_SHIM_LOG TESTMON_SHIM_TIMEOUT PYTEST_XDIST_WORKER
 export PYTHONDONTWRITEBYTECODE=1
-mkdir -p "$CACHE"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-# 1. The wheel: reused when dist/ has the one built from these sources, else `make wheel`.
-hash=$(sources_hash | sha256sum | cut -c1-16)
+# 1. The wheel: `make wheel` builds it only when its sources changed since the last build
+#    (tools/wheel/build.py keeps their hash beside dist/'s files).
+say "make wheel WHEEL_ARCHS=$ARCH (log: $BUILD/demo/wheel.log)"
+make -s -C "$ROOT" wheel WHEEL_ARCHS="$ARCH" >"$WORK/wheel.log" 2>&1 ||
+    { tail -n 20 "$WORK/wheel.log" >&2; die "make wheel failed (see $WORK/wheel.log)"; }
 wheel=$(host_wheel)
-if [ -z "$wheel" ] || [ "$(wc -l <<<"$wheel")" -ne 1 ] ||
-   [ "$(cat "$CACHE/wheel-$ARCH" 2>/dev/null)" != "$hash $wheel" ]; then
-    say "make wheel WHEEL_ARCHS=$ARCH (the sources changed since the demo's last wheel; log: $BUILD/demo/wheel.log)"
-    make -s -C "$ROOT" wheel WHEEL_ARCHS="$ARCH" >"$WORK/wheel.log" 2>&1 ||
-        { tail -n 20 "$WORK/wheel.log" >&2; die "make wheel failed (see $WORK/wheel.log)"; }
-    wheel=$(host_wheel)
-    [ -n "$wheel" ] && [ "$(wc -l <<<"$wheel")" -eq 1 ] || die "make wheel made no single $ARCH wheel in dist/"
-    printf '%s %s\n' "$hash" "$wheel" >"$CACHE/wheel-$ARCH"
-fi
+[ -n "$wheel" ] && [ "$(wc -l <<<"$wheel")" -eq 1 ] || die "make wheel made no single $ARCH wheel in dist/"
 
 # 2. The venv: pytest-testmon, pytest-xdist and pytest once (pinned as the e2e matrix's pytest 8
 #    profile, tests/e2e/pins.json; made again when the pins change); the wheel whenever it changed.

@@ -9,7 +9,8 @@
 #                       robust tests (build-cov)
 #   make fuzz           libFuzzer targets (build-fuzz): FUZZ_TIME seconds each, FUZZ_RUNS max
 #   make fuzz-replay    replay tests/fuzz/corpus-* with the sanitizer build
-#   make check-slow     all of the above but fuzz; ends with `N passed, N failed`; the suite `slow`
+#   make check-slow     all of the above but fuzz, two at a time (CHECK_JOBS), the longest first;
+#                       ends with `N passed, N failed`; the suite `slow`
 #                       of make test (tests/run.sh), so CI runs it
 # Each uses its own BUILD directory: build/libtestmon_shim.so is never touched.
 FUZZ_CC    ?= clang
@@ -71,4 +72,4 @@ coverage:
 check-static:
 	@$(CHECKS) static
 check-slow:
-	@$(CHECKS) fuzz-replay asan ubsan tsan valgrind coverage static
+	@$(CHECKS) coverage asan valgrind tsan ubsan static fuzz-replay

@@ -159,12 +159,41 @@ step_coverage() {
     done
 }
 
+run_step() { # the step's function, its own totals last
+    case $1 in
+    fuzz-replay) step_fuzz_replay ;;
+    asan|ubsan|tsan|valgrind|coverage|static) "step_$1" ;;
+    esac
+    echo "step-total $total_pass $total_fail"
+}
 for s in "$@"; do
     case $s in
-    fuzz-replay) step_fuzz_replay ;;
-    asan|ubsan|tsan|valgrind|coverage|static) "step_$s" ;;
+    fuzz-replay|asan|ubsan|tsan|valgrind|coverage|static) ;;
     *) echo "checks.sh: unknown step $s" >&2; exit 2 ;;
     esac
+done
+
+# The steps build into directories of their own and share nothing but read-only venvs, so
+# CHECK_JOBS (default 2, the machine's cores) of them run at once: much of each is one core's
+# work (a compiler, valgrind's one thread, bats one test at a time).  Each step's lines go to a
+# file and are printed whole, in the order asked, when it ends; the totals add up from them.
+jobs=${CHECK_JOBS:-2}
+out=$LOGS/steps
+rm -rf "$out" && mkdir -p "$out"
+next=0
+for s in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    ( total_pass=0 total_fail=0; run_step "$s" ) >"$out/$next-$s.txt" 2>&1 &
+    next=$((next + 1))
+done
+wait
+i=0
+for s in "$@"; do
+    f=$out/$i-$s.txt
+    grep -v '^step-total ' "$f"
+    read -r _ p fl < <(grep '^step-total ' "$f" || echo "step-total 0 1")
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + fl))
+    i=$((i + 1))
 done
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
