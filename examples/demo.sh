@@ -66,6 +66,7 @@ if [ "$(cat "$VENV/.demo-ok" 2>/dev/null)" != "$PINS" ]; then
     "$VENV/bin/pip" install -q --disable-pip-version-check $PINS
     printf '%s\n' "$PINS" >"$VENV/.demo-ok"
 fi
+hash=$(sha256sum "$wheel" | cut -c1-16) # installed again whenever the wheel changed
 if [ "$(cat "$VENV/.demo-wheel" 2>/dev/null)" != "$hash $wheel" ]; then
     say "pip install $wheel"
     "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
