@@ -4,6 +4,7 @@
 #include "datafile.h"
 #include "journal.h"
 #include "log.h"
+#include "pin.h"
 #include "real.h"
 #include "runcopy.h"
 #include "runid.h"
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,13 +28,22 @@ struct shim_forklock shim_controller_lock = SHIM_FORKLOCK_INIT;
 static const struct shim_run_ctx *ctx;
 static cJSON *snapshot;        /* environment rows as the controller found them */
 static char state[16];         /* "", initialising, ready, finished; under lock */
-static atomic_int initialising; /* lock-free view for the per-step check */
+/* What the controller still does at its idle points: nothing, publish ready, or pin the
+ * datafile's state for the workers (runcopy.h) until one joins.  Lock-free view for the
+ * per-step check; changed under lock. */
+enum { PHASE_NONE = 0, PHASE_INITIALISING, PHASE_PINNING };
+static atomic_int phase;
 static long long data_version;
 static struct timespec dir_mtime; /* last seen mtime of the coordination directory */
 /* set by the first worker (coord.h); NULL: look always.  Written under lock, read without. */
 static const _Atomic unsigned char *_Atomic joined;
 static long long ready_us;      /* CLOCK_MONOTONIC us when "ready" was published; under lock */
 static long journals_applied, rows_applied, journal_errors; /* for the run report; under lock */
+/* The pinned state (pin.h) and the file that says so (runcopy.h); under lock. */
+static sqlite3 *pin;
+static int pin_fd = -1;
+static long pins, pin_failures; /* for the run report */
+static long long pin_us;        /* time spent pinning, in this process */
 
 /* {"present":bool,"columns":[...],"rows":[[rowid,...],...]} of main.environment. */
 static cJSON *take_snapshot(sqlite3 *db)
@@ -113,13 +124,19 @@ static void publish_locked(const char *new_state)
     cJSON_AddNumberToObject(rep, "journals_applied", (double)journals_applied);
     cJSON_AddNumberToObject(rep, "rows_applied", (double)rows_applied);
     cJSON_AddNumberToObject(rep, "journal_errors", (double)journal_errors);
+    cJSON_AddNumberToObject(rep, "pins", (double)pins);
+    cJSON_AddNumberToObject(rep, "pin_failures", (double)pin_failures);
+    cJSON_AddNumberToObject(rep, "pin_ms", (double)(pin_us / 1000));
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char name[SHIM_RUN_NAME_MAX + 8];
     snprintf(name, sizeof name, "%s" SHIM_RUN_JSON, ctx->run_name);
     if (text && shim_coord_write(ctx->dir, name, text) == 0) {
         snprintf(state, sizeof state, "%s", new_state);
-        atomic_store(&initialising, strcmp(new_state, "initialising") == 0);
+        if (strcmp(new_state, "initialising") == 0)
+            atomic_store(&phase, PHASE_INITIALISING);
+        else if (strcmp(new_state, "finished") == 0)
+            atomic_store(&phase, PHASE_NONE); /* ready: the caller has set it */
         shim_log_info("published %s/%s: %s", ctx->dir, name, new_state);
     }
     free(text);
@@ -146,6 +163,16 @@ static void remove_stale_runs(const char *dir)
         closedir(d);
 }
 
+/* Let go of the pinned state and say so to workers to come; under lock. */
+static void unpin_locked(void)
+{
+    if (pin_fd >= 0) {
+        flock(pin_fd, LOCK_EX); /* a worker reads it for a moment at most */
+        shim_runcopy_pin_say(pin_fd, NULL);
+    }
+    shim_pin_release(&pin);
+}
+
 int shim_controller_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
                          int flags, const char *vfs)
 {
@@ -167,8 +194,19 @@ int shim_controller_open(const struct shim_run_ctx *run, const char *filename, s
     }
     remove_stale_runs(run->dir);
     pthread_mutex_lock(&shim_controller_lock.m);
-    if (!atomic_load(&joined))
+    if (!atomic_load(&joined)) {
         atomic_store(&joined, shim_coord_joined_map(run->dir, run->run_name));
+    } else {
+        /* Opened again: testmon replaced a datafile of another format (during its
+         * initialisation), or pytest.main() runs again in this process, whose last run's workers
+         * are gone: what they joined, read and were given is over. */
+        shim_coord_joined_clear(run->dir, run->run_name);
+        unpin_locked();
+        shim_runcopy_remove(run->dir, run->run_name);
+        if (pin_fd >= 0)
+            close(pin_fd);
+        pin_fd = -1;
+    }
     cJSON_Delete(snapshot);
     snapshot = snap;
     data_version = version;
@@ -177,26 +215,79 @@ int shim_controller_open(const struct shim_run_ctx *run, const char *filename, s
     return rc;
 }
 
+/* Pin the datafile's state for the workers (runcopy.h, pin.h) at an idle point of the
+ * controller, until a worker has joined: pinned again whenever the controller wrote since, so
+ * the state pinned last is the one after its initialisation.  Under lock. */
+static void pin_locked(void)
+{
+    const _Atomic unsigned char *flag = atomic_load(&joined);
+    if (!flag || atomic_load(flag)) {
+        atomic_store(&phase, PHASE_NONE); /* the state is the workers' now: it stays */
+        return;
+    }
+    struct stat wal;
+    char walpath[PATH_MAX + 8];
+    snprintf(walpath, sizeof walpath, "%s-wal", ctx->datafile);
+    if (pin && (stat(walpath, &wal) != 0 || wal.st_size == 0))
+        return; /* pinned, and nothing written since */
+    if (pin_fd < 0 && (pin_fd = shim_runcopy_pin_open(ctx->dir, ctx->run_name)) < 0) {
+        atomic_store(&phase, PHASE_NONE); /* said; the workers copy */
+        return;
+    }
+    if (shim_runcopy_pin_try_lock(pin_fd) != 0)
+        return; /* a worker is reading it: it has set the flag, seen at the next idle point */
+    if (atomic_load(flag)) {
+        flock(pin_fd, LOCK_UN);
+        atomic_store(&phase, PHASE_NONE);
+        return;
+    }
+    long long t0 = shim_coord_now_us();
+    shim_pin_release(&pin);
+    struct stat id;
+    enum shim_pin_result r = shim_pin_take(ctx->datafile, &pin, &id);
+    shim_runcopy_pin_say(pin_fd, r == SHIM_PIN_HELD ? &id : NULL);
+    pin_us += shim_coord_now_us() - t0;
+    pins += r == SHIM_PIN_HELD;
+    pin_failures += r != SHIM_PIN_HELD;
+    static const char *const why[] = {
+        [SHIM_PIN_HELD] = "pinned", [SHIM_PIN_NOT_WAL] = "not in WAL mode: the workers copy it",
+        [SHIM_PIN_BUSY] = "not pinned: another connection was reading or writing",
+        [SHIM_PIN_FAILED] = "not pinned: it could not be read"};
+    shim_log_debug("the datafile's state for the workers: %s (%lld us)", why[r],
+                   shim_coord_now_us() - t0);
+    if (r == SHIM_PIN_NOT_WAL)
+        atomic_store(&phase, PHASE_NONE);
+}
+
 /* The run is ready once the controller's connection is idle (autocommit, the statement done)
  * and the file carries a schema (testmon creates its tables in one transaction; user_version is
  * no witness, 1.4.x's data version is 0).  testmon's controller finishes initialising in
  * pytest_configure and the report header, and xdist spawns workers only after that, in its
- * trylast pytest_sessionstart; so no worker can observe a half-initialised file.  Until ready,
- * each idle point costs one PRAGMA; afterwards nothing. */
+ * trylast pytest_sessionstart; so no worker can observe a half-initialised file.  From ready
+ * until a worker joins, each idle point pins the state again if the controller wrote since
+ * (pin_locked).  Until ready, each idle point costs one PRAGMA; once a worker has joined,
+ * nothing. */
 void shim_controller_after_step(struct shim_conn *c, int rc)
 {
-    if (rc == SQLITE_ROW || !atomic_load_explicit(&initialising, memory_order_relaxed))
+    if (rc == SQLITE_ROW || !atomic_load_explicit(&phase, memory_order_relaxed))
         return;
     sqlite3 *db = atomic_load(&c->db);
     if (!REAL(sqlite3_get_autocommit)(db))
         return;
-    if (!has_tables(db))
+    if (atomic_load(&phase) == PHASE_INITIALISING && !has_tables(db))
         return;
-    long long version = read_user_version(db);
+    long long version = atomic_load(&phase) == PHASE_INITIALISING ? read_user_version(db) : 0;
     pthread_mutex_lock(&shim_controller_lock.m);
     if (strcmp(state, "initialising") == 0) {
         data_version = version;
+        /* Pinned first: a worker that sees ready finds the controller's word on the pin.
+         * Pinning needs the joined flag: without it nothing would tell when to stop. */
+        atomic_store(&phase, atomic_load(&joined) ? PHASE_PINNING : PHASE_NONE);
+        if (atomic_load(&phase) == PHASE_PINNING)
+            pin_locked();
         publish_locked("ready");
+    } else if (atomic_load(&phase) == PHASE_PINNING) {
+        pin_locked();
     }
     pthread_mutex_unlock(&shim_controller_lock.m);
 }
@@ -277,7 +368,14 @@ void shim_controller_forget(void)
 {
     journals_applied = rows_applied = journal_errors = 0;
     state[0] = 0;
-    atomic_store(&initialising, 0);
+    atomic_store(&phase, PHASE_NONE);
+    pin = NULL; /* the parent's connection: never used, closed or unlocked here */
+    if (pin_fd >= 0)
+        close(pin_fd); /* a child's close releases no lock of the parent's (flock: the parent's
+                        * descriptor still holds it) */
+    pin_fd = -1;
+    pins = pin_failures = 0;
+    pin_us = 0;
     dir_mtime.tv_sec = dir_mtime.tv_nsec = 0;
     ready_us = 0;
     const _Atomic unsigned char *flag = atomic_load(&joined);
@@ -294,6 +392,7 @@ void shim_controller_exit(void)
     pthread_mutex_lock(&shim_controller_lock.m);
     if (state[0] && strcmp(state, "finished") != 0) {
         publish_locked("finished");
+        unpin_locked(); /* checkpoints may run again */
         shim_runcopy_remove(ctx->dir, ctx->run_name); /* the workers are done */
     }
     pthread_mutex_unlock(&shim_controller_lock.m);

@@ -364,3 +364,19 @@ int shim_coord_joined_set(const char *dir, const char *run_name)
     errno = saved;
     return rc;
 }
+
+int shim_coord_joined_clear(const char *dir, const char *run_name)
+{
+    int saved = errno, rc = -1;
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s" SHIM_RUN_JOINED, dir, run_name) >= sizeof path)
+        return -1;
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pwrite(fd, "", 1, 0) == 1)
+        rc = 0;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return rc;
+}

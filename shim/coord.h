@@ -74,4 +74,7 @@ long long shim_coord_now_us(void);
 const _Atomic unsigned char *shim_coord_joined_map(const char *dir, const char *run_name);
 /* Worker: set the flag.  0, 1 if the controller has none (look always), -1 logged. */
 int shim_coord_joined_set(const char *dir, const char *run_name);
+/* Controller, when it opens its datafile again (a new run in the same process: pytest.main()
+ * called again): clear the flag, whose workers are gone.  0, or -1. */
+int shim_coord_joined_clear(const char *dir, const char *run_name);
 #endif

@@ -2,10 +2,13 @@
 #include "runcopy.h"
 #include "coord.h"
 #include "log.h"
+#include "pin.h"
 #include "real.h"
 #include "runid.h"
 #include "sqlvalue.h"
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/fs.h> /* FICLONE */
 #include <stdio.h>
@@ -192,18 +195,79 @@ static enum shim_runcopy_result make_copy(const char *datafile, const char *dir,
     return SHIM_RUNCOPY_FAILED;
 }
 
+/* Open <run>.db.pin, a regular file of ours, for `flags`; the fd or -1 (absent: -1, errno
+ * ENOENT, nothing said; else said). */
+static int open_pin_file(const char *path, int flags)
+{
+    /* O_NONBLOCK: a FIFO planted in its place must be refused, not block the open */
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    struct stat st;
+    if (fd < 0 && errno != ELOOP) {
+        if (errno != ENOENT)
+            shim_log_error("cannot open %s: %s; the workers read a copy of the datafile", path,
+                           strerror(errno));
+        return -1;
+    }
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        shim_log_error("refusing %s: not a regular file of ours; run `testmon-shim clean`", path);
+        if (fd >= 0)
+            close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
+/* The controller's word on run `run_name`: the pinned datafile's URI in *uri if it pinned
+ * `datafile`, read under a shared lock taken within timeout_ms.  1 pinned, 0 not (or unsure). */
+static int pinned(const char *dir, const char *run_name, const char *datafile, long timeout_ms,
+                  char *uri, size_t urisz)
+{
+    char path[PATH_MAX], text[64];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s" SHIM_RUN_COPY_PIN, dir, run_name) >=
+        sizeof path)
+        return 0;
+    int fd = open_pin_file(path, O_RDONLY);
+    if (fd < 0)
+        return 0; /* no controller of ours pinned anything: testmon 1.x, an older library */
+    long long end = shim_coord_now_us() + timeout_ms * 1000LL;
+    int locked;
+    while (!(locked = flock(fd, LOCK_SH | LOCK_NB) == 0) &&
+           (errno == EWOULDBLOCK || errno == EINTR) && shim_coord_now_us() < end)
+        nap_ms(1); /* the controller is pinning: a checkpoint, a few ms */
+    ssize_t n = locked ? pread(fd, text, sizeof text - 1, 0) : -1;
+    close(fd); /* releases the lock: the joined flag, set before, keeps the pin as it is */
+    if (!locked)
+        shim_log_error("the controller held %s for %g s; this worker reads a copy", path,
+                       timeout_ms / 1000.0);
+    uintmax_t dev, ino;
+    struct stat st;
+    if (n <= 0)
+        return 0;
+    text[n] = 0;
+    if (sscanf(text, "%ju %ju", &dev, &ino) != 2 || stat(datafile, &st) != 0 ||
+        (uintmax_t)st.st_dev != dev || (uintmax_t)st.st_ino != ino) {
+        shim_log_info("the controller pinned another file than %s (replaced?): this worker "
+                      "reads a copy", datafile);
+        return 0;
+    }
+    return shim_pin_reader_uri(datafile, uri, urisz) == 0;
+}
+
 enum shim_runcopy_result shim_runcopy_get(const char *dir, const char *run_name,
-                                          const char *datafile, long timeout_ms, char *path,
-                                          size_t pathsz, long *took_ms)
+                                          const char *datafile, int may_pin, long timeout_ms,
+                                          char *path, size_t pathsz, long *took_ms)
 {
     int saved = errno;
     long long t0 = shim_coord_now_us();
     enum shim_runcopy_result res = SHIM_RUNCOPY_FAILED;
     char lockpath[PATH_MAX], tmp[PATH_MAX];
-    if ((size_t)snprintf(path, pathsz, "%s/%s" SHIM_RUN_COPY, dir, run_name) >= pathsz ||
-        (size_t)snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= sizeof lockpath ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s" SHIM_RUN_COPY ".tmp.%ld.0", dir, run_name,
-                         (long)getpid()) >= sizeof tmp) {
+    if (may_pin && pinned(dir, run_name, datafile, timeout_ms, path, pathsz)) {
+        res = SHIM_RUNCOPY_PINNED;
+    } else if ((size_t)snprintf(path, pathsz, "%s/%s" SHIM_RUN_COPY, dir, run_name) >= pathsz ||
+               (size_t)snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= sizeof lockpath ||
+               (size_t)snprintf(tmp, sizeof tmp, "%s/.%s" SHIM_RUN_COPY ".tmp.%ld.0", dir,
+                                run_name, (long)getpid()) >= sizeof tmp) {
         shim_log_error("coordination path too long in %s; this worker reads the live datafile",
                        dir);
     } else {
@@ -222,6 +286,46 @@ enum shim_runcopy_result shim_runcopy_get(const char *dir, const char *run_name,
     *took_ms = (long)((shim_coord_now_us() - t0) / 1000);
     errno = saved;
     return res;
+}
+
+int shim_runcopy_pin_open(const char *dir, const char *run_name)
+{
+    int saved = errno;
+    char path[PATH_MAX];
+    int fd = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s" SHIM_RUN_COPY_PIN, dir, run_name) <
+        sizeof path)
+        fd = open_pin_file(path, O_RDWR | O_CREAT);
+    if (fd < 0 && errno == ENOENT) /* the directory went away */
+        shim_log_error("cannot create %s; the workers read a copy of the datafile", path);
+    errno = saved;
+    return fd;
+}
+
+int shim_runcopy_pin_try_lock(int fd)
+{
+    int saved = errno;
+    int rc = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -1;
+    errno = saved;
+    return rc;
+}
+
+void shim_runcopy_pin_say(int fd, const struct stat *pinned_file)
+{
+    int saved = errno;
+    char text[64];
+    int n = pinned_file ? snprintf(text, sizeof text, "%ju %ju\n",
+                                   (uintmax_t)pinned_file->st_dev, (uintmax_t)pinned_file->st_ino)
+                        : 0;
+    /* Emptied first: a worker that finds the file while it is written reads nothing at worst */
+    if (ftruncate(fd, 0) != 0 || (n > 0 && pwrite(fd, text, (size_t)n, 0) != n)) {
+        shim_log_error("cannot write the pin file (%s); the workers read a copy of the datafile",
+                       strerror(errno));
+        if (ftruncate(fd, 0) != 0) { /* nothing more to do: workers find the file unreadable */
+        }
+    }
+    flock(fd, LOCK_UN);
+    errno = saved;
 }
 
 void shim_runcopy_remove(const char *dir, const char *run_name)

@@ -7,7 +7,8 @@
  *     run-<pid>-<start>.worker-<id>-<pid>.json  one worker's report
  *     run-<pid>-<start>.journal-<t>-<id>-<pid>.json  a worker's writes, handed to the controller
  *     run-<pid>-<start>.joined                  one byte: non-zero once a worker has joined
- *     run-<pid>-<start>.db[-wal|-shm|.lock]     the run's copy of the datafile (runcopy.h)
+ *     run-<pid>-<start>.db[-wal|-shm|.lock|.pin]  the run's copy of the datafile, or the
+ *                                               datafile's pinned state (runcopy.h)
  * Every reader of a coordination directory (coord, controller, the command's status and clean)
  * parses names with shim_run_parse and shim_run_file_kind; tools/tools.mk compiles this file
  * into the command. */
@@ -27,7 +28,8 @@ struct shim_run {
 #define SHIM_RUN_JOINED ".joined"
 #define SHIM_RUN_COPY ".db"          /* the run's copy, and SQLite's files and the lock beside it */
 #define SHIM_RUN_COPY_SUFFIXES {SHIM_RUN_COPY, SHIM_RUN_COPY "-wal", SHIM_RUN_COPY "-shm", \
-                                SHIM_RUN_COPY ".lock"}
+                                SHIM_RUN_COPY ".lock", SHIM_RUN_COPY_PIN}
+#define SHIM_RUN_COPY_PIN SHIM_RUN_COPY ".pin" /* the controller's word on the pinned datafile */
 
 /* "run-<pid>-<start>" into out; at most this long (with its NUL). */
 #define SHIM_RUN_NAME_MAX 48

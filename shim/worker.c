@@ -125,21 +125,22 @@ static cJSON *await_run(const struct shim_run_ctx *run, enum shim_worker_outcome
 /* Open the run's copy read-only (runcopy.h: a selection that no concurrent write can tear), or
  * the live datafile when there is none, and shadow its tables (shadow.h) from the environment
  * snapshot in the run file.  Returns SQLite's result code. */
-static int open_copy(const struct shim_run_ctx *run, const cJSON *run_file, sqlite3 **ppDb,
-                     int flags, const char *vfs)
+static int open_copy(const struct shim_run_ctx *run, const cJSON *run_file, int may_pin,
+                     sqlite3 **ppDb, int flags, const char *vfs)
 {
     long timeout_ms = shim_settings()->timeout_ms;
-    char copy[PATH_MAX];
+    char copy[3 * PATH_MAX + 32]; /* a path, or the pinned datafile's percent-encoded URI */
     static const char *const reads[] = {[SHIM_RUNCOPY_MADE] = "copy (made)",
                                         [SHIM_RUNCOPY_SHARED] = "copy (shared)",
                                         [SHIM_RUNCOPY_FAILED] = "live datafile",
-                                        [SHIM_RUNCOPY_CLONED] = "copy (cloned)"};
+                                        [SHIM_RUNCOPY_CLONED] = "copy (cloned)",
+                                        [SHIM_RUNCOPY_PINNED] = "datafile (pinned)"};
     enum shim_runcopy_result got = shim_runcopy_get(run->dir, run->run_name, run->datafile,
-                                                    timeout_ms, copy, sizeof copy,
+                                                    may_pin, timeout_ms, copy, sizeof copy,
                                                     &report.copy_ms);
     report.reads = reads[got];
     int ro = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) |
-             SQLITE_OPEN_READONLY;
+             SQLITE_OPEN_READONLY | (got == SHIM_RUNCOPY_PINNED ? SQLITE_OPEN_URI : 0);
     int rc = REAL(sqlite3_open_v2)(got == SHIM_RUNCOPY_FAILED ? run->datafile : copy, ppDb, ro,
                                    vfs);
     if (rc != SQLITE_OK || !*ppDb)
@@ -177,9 +178,11 @@ int shim_worker_open(const struct shim_run_ctx *run, const char *filename, sqlit
         cJSON_Delete(run_file);
         return SHIM_WORKER_STEP_ASIDE;
     }
-    /* Joined: from now on the controller looks for journals before its writes. */
-    shim_coord_joined_set(run->dir, run->run_name);
-    int rc = open_copy(run, run_file, ppDb, flags, vfs);
+    /* Joined: from now on the controller looks for journals before its writes, and pins the
+     * datafile's state no more (runcopy.h), so this worker may read the pinned state only if
+     * the flag is set. */
+    int joined = shim_coord_joined_set(run->dir, run->run_name) == 0;
+    int rc = open_copy(run, run_file, joined, ppDb, flags, vfs);
     write_report();
     cJSON_Delete(run_file);
     return rc;

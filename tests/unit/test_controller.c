@@ -4,9 +4,11 @@
 #include "coord.h"
 #include "dispatch.h"
 #include "role.h"
+#include "runcopy.h"
 #include "unit.h"
 #include "runfile.h"
 #include <dirent.h>
+#include <stdint.h>
 
 static char DF[PATH_MAX], DIRC[PATH_MAX];
 
@@ -245,6 +247,142 @@ static void bad_directory(void)
     shim_controller_exit();
 }
 
+/* The controller's word on the pin (runcopy.h): "<dev> <ino>" of the pinned file, "" if none,
+ * "(absent)" if there is no such file. */
+static const char *pin_word(void)
+{
+    static char s[64];
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s.db.pin", DIRC, unit_run.run_name);
+    FILE *f = fopen(p, "r");
+    snprintf(s, sizeof s, "(absent)");
+    if (f) {
+        size_t n = fread(s, 1, sizeof s - 1, f);
+        s[n] = 0;
+        fclose(f);
+    }
+    return s;
+}
+
+static long long wal_size(void)
+{
+    char p[PATH_MAX + 8];
+    struct stat st;
+    snprintf(p, sizeof p, "%s-wal", DF);
+    return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* What a worker of this run reads: how many executions. */
+static long long worker_sees(int *pinned)
+{
+    char path[3 * PATH_MAX];
+    long ms;
+    int r = shim_runcopy_get(DIRC, unit_run.run_name, DF, 1, 2000, path, sizeof path, &ms);
+    *pinned = r == SHIM_RUNCOPY_PINNED;
+    sqlite3 *db = NULL;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | (*pinned ? SQLITE_OPEN_URI : 0), NULL);
+    long long n = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM test_execution", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A WAL datafile (testmon 2.x): the state is pinned before ready is published, pinned again at
+ * each idle point after the controller wrote, until a worker joins; from then on it stays what
+ * the workers read, whatever the controller writes, until the controller exits.  A new run in
+ * the same process (pytest.main() again) pins its own state. */
+static void pins_until_joined(void)
+{
+    const char *T = unit_tmpdir();
+    snprintf(DF, sizeof DF, "%s/.testmondata", T);
+    sqlite3 *setup;
+    sqlite3_open(DF, &setup);
+    sqlite3_exec(setup, "PRAGMA journal_mode = WAL; CREATE TABLE test_execution(id INTEGER "
+                        "PRIMARY KEY, test_name TEXT)", NULL, NULL, NULL);
+    sqlite3_close(setup);
+    as_controller(DF);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_STR(pin_word(), "(absent)");
+    CHECK_EQ_INT(unit_run_sql(db, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(unit_run_state(DIRC), "ready");
+    struct stat st;
+    char want[64];
+    stat(DF, &st);
+    snprintf(want, sizeof want, "%ju %ju\n", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    CHECK_STR(pin_word(), want);
+
+    /* the controller writes on before any worker joins: the pin follows */
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('init')"),
+                 SQLITE_DONE);
+    CHECK_EQ_INT(wal_size(), 0);
+    int pinned;
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, unit_run.run_name), 0); /* a worker joins */
+    CHECK_EQ_INT(worker_sees(&pinned), 1);
+    CHECK(pinned, "the worker read the pinned datafile");
+
+    /* from now on: the controller's writes go to the WAL, the workers' state stays */
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('run1')"),
+                 SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('run2')"),
+                 SQLITE_DONE);
+    CHECK(wal_size() > 0, "the run's writes are in the WAL");
+    CHECK_STR(pin_word(), want);
+    CHECK_EQ_INT(worker_sees(&pinned), 1); /* a late replacement too */
+    CHECK(pinned, "the late worker read the pinned datafile");
+    CHECK_EQ_INT(unit_run_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_DONE);
+    CHECK(wal_size() > 0, "a checkpoint went through the pin");
+    CHECK_EQ_INT(worker_sees(&pinned), 1);
+
+    /* pytest.main() again in this process: a new run, its own state pinned */
+    sqlite3 *db2 = NULL;
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_STR(pin_word(), "(absent)"); /* the last run's state is gone with its files */
+    CHECK_EQ_INT(unit_run_sql(db2, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(unit_run_state(DIRC), "ready");
+    CHECK_STR(pin_word(), want);
+    CHECK_EQ_INT(wal_size(), 0);
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, unit_run.run_name), 0);
+    CHECK_EQ_INT(worker_sees(&pinned), 3);
+    CHECK(pinned, "the second run's worker read the pinned datafile");
+    CHECK_EQ_INT(shim_close(db2, sqlite3_close), SQLITE_OK);
+
+    /* at exit: counted in the run file, let go, its file removed; checkpoints run again */
+    shim_controller_exit();
+    cJSON *j = unit_run_file(DIRC);
+    const cJSON *rep = cJSON_GetObjectItem(j, "report");
+    CHECK(cJSON_GetObjectItem(rep, "pins") && cJSON_GetObjectItem(rep, "pins")->valuedouble >= 3,
+          "pins counted");
+    CHECK_EQ_INT(cJSON_GetObjectItem(rep, "pin_failures")
+                     ? cJSON_GetObjectItem(rep, "pin_failures")->valuedouble : -1, 0);
+    cJSON_Delete(j);
+    CHECK_STR(pin_word(), "(absent)");
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('after')"),
+                 SQLITE_DONE);
+    CHECK_EQ_INT(unit_run_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_DONE);
+    CHECK_EQ_INT(wal_size(), 0);
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+}
+
+/* A rollback-journal datafile (testmon 1.x) is never pinned: a pinning reader would hold every
+ * writer off.  The workers copy it. */
+static void rollback_not_pinned(void)
+{
+    sqlite3 *db = ready_controller();
+    CHECK_STR(pin_word(), "");
+    CHECK_EQ_INT(shim_coord_joined_set(DIRC, unit_run.run_name), 0);
+    int pinned;
+    CHECK_EQ_INT(worker_sees(&pinned), 0);
+    CHECK(!pinned, "a copy");
+    CHECK_EQ_INT(unit_run_sql(db, "INSERT INTO test_execution(test_name) VALUES ('w')"), SQLITE_DONE);
+    shim_controller_exit();
+    CHECK_EQ_INT(shim_close(db, sqlite3_close), SQLITE_OK);
+}
+
 int main(void)
 {
     unit_watchdog(20);
@@ -254,5 +392,7 @@ int main(void)
     RUN_FORKED(serial_then_joined);
     RUN_FORKED(joined_flag_edges);
     RUN_FORKED(bad_directory);
+    RUN_FORKED(pins_until_joined);
+    RUN_FORKED(rollback_not_pinned);
     return unit_finish();
 }

@@ -3,6 +3,7 @@
  * file, bounded waits, a clear fallback, and removal at the controller's exit. */
 #include "runcopy.h"
 #include "log.h"
+#include "pin.h"
 #include "unit.h"
 #include "../common/testdb.h"
 #include <linux/fiemap.h>
@@ -75,7 +76,7 @@ static void test_made_then_shared(void)
     make_datafile();
     char path[PATH_MAX], path2[PATH_MAX], want[PATH_MAX];
     long ms = -1;
-    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 5000, path, sizeof path, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 0, 5000, path, sizeof path, &ms),
                  SHIM_RUNCOPY_MADE);
     snprintf(want, sizeof want, "%s/run-1-2.db", D);
     CHECK_STR(path, want);
@@ -97,7 +98,7 @@ static void test_made_then_shared(void)
     sqlite3_close(db);
     /* the controller writes on; the copy does not change, and the next worker shares it */
     live_exec("INSERT INTO test_execution VALUES (4, 3, 't::d', 0.1, 0, 0);");
-    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 5000, path2, sizeof path2, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-2", DF, 0, 5000, path2, sizeof path2, &ms),
                  SHIM_RUNCOPY_SHARED);
     CHECK_STR(path2, want);
     CHECK_EQ_INT(q(path2, "SELECT count(*) FROM test_execution"), 3);
@@ -109,7 +110,7 @@ static void test_made_then_shared(void)
     strcat(tmp, "-journal");
     CHECK(access(tmp, F_OK) != 0, "journal left: %s", tmp);
     /* the controller's exit removes the copy and its companions, and only this run's */
-    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-3", DF, 5000, path2, sizeof path2, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-1-3", DF, 0, 5000, path2, sizeof path2, &ms),
                  SHIM_RUNCOPY_MADE);
     shim_runcopy_remove(D, "run-1-2");
     const char *gone[] = {"run-1-2.db", "run-1-2.db-wal", "run-1-2.db-shm", "run-1-2.db.lock"};
@@ -146,7 +147,7 @@ static void test_one_committed_state(void)
         char name[32], path[PATH_MAX];
         long ms;
         snprintf(name, sizeof name, "run-9-%d", i);
-        if (shim_runcopy_get(D, name, DF, 5000, path, sizeof path, &ms) != SHIM_RUNCOPY_MADE)
+        if (shim_runcopy_get(D, name, DF, 0, 5000, path, sizeof path, &ms) != SHIM_RUNCOPY_MADE)
             continue;
         made++;
         long long na = q(path, "SELECT count(*) FROM a"), nb = q(path, "SELECT count(*) FROM b");
@@ -176,7 +177,7 @@ static void test_concurrent_workers(void)
         if ((kids[i] = fork()) == 0) {
             char path[PATH_MAX];
             long ms;
-            int r = shim_runcopy_get(D, "run-5-5", DF, 10000, path, sizeof path, &ms);
+            int r = shim_runcopy_get(D, "run-5-5", DF, 0, 10000, path, sizeof path, &ms);
             long long n = q(path, "SELECT count(*) FROM test_execution");
             int msg[2] = {r, (int)n};
             ssize_t wr = write(p[1], msg, sizeof msg);
@@ -209,7 +210,7 @@ static int get_said(const char *dir, const char *run, const char *datafile, long
                     char *path, long *ms, char **err)
 {
     struct unit_capture cap = unit_capture_start(2);
-    int r = shim_runcopy_get(dir, run, datafile, timeout_ms, path, PATH_MAX, ms);
+    int r = shim_runcopy_get(dir, run, datafile, 1, timeout_ms, path, PATH_MAX, ms);
     *err = unit_capture_end(&cap);
     return r;
 }
@@ -310,7 +311,7 @@ static void test_lock_bounded(void)
     kill(k, SIGKILL);
     waitpid(k, NULL, 0);
     t0 = unit_now_us();
-    CHECK_EQ_INT(shim_runcopy_get(D, "run-3-3", DF, 10000, path, sizeof path, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-3-3", DF, 0, 10000, path, sizeof path, &ms),
                  SHIM_RUNCOPY_MADE);
     CHECK(unit_now_us() - t0 < unit_scaled_ms(2000) * 1000LL, "waited for a dead holder");
     close(p[0]);
@@ -324,7 +325,7 @@ static void test_errno(void)
     char path[PATH_MAX];
     long ms;
     errno = 1234;
-    shim_runcopy_get(D, "run-4-4", DF, 1000, path, sizeof path, &ms);
+    shim_runcopy_get(D, "run-4-4", DF, 0, 1000, path, sizeof path, &ms);
     CHECK_EQ_INT(errno, 1234);
     errno = 4321;
     shim_runcopy_remove(D, "run-4-4");
@@ -429,7 +430,7 @@ static void test_clone_on_xfs(void)
     exec_ok(w, "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO blobs VALUES ('only in the WAL');");
     char path[PATH_MAX], wal[PATH_MAX + 8];
     long ms = -1;
-    CHECK_EQ_INT(shim_runcopy_get(dir, "run-5-5", df, 5000, path, sizeof path, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(dir, "run-5-5", df, 0, 5000, path, sizeof path, &ms),
                  SHIM_RUNCOPY_CLONED);
     snprintf(wal, sizeof wal, "%s-wal", path);
     struct stat st;
@@ -452,7 +453,7 @@ static void test_clone_on_xfs(void)
     char other[PATH_MAX];
     snprintf(other, sizeof other, "%s/coord-elsewhere", t);
     mkdir(other, 0700);
-    CHECK_EQ_INT(shim_runcopy_get(other, "run-5-6", df, 5000, path, sizeof path, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(other, "run-5-6", df, 0, 5000, path, sizeof path, &ms),
                  SHIM_RUNCOPY_MADE);
     CHECK_EQ_INT(q(path, "SELECT count(*) FROM blobs"), 2502);
     shim_runcopy_remove(other, "run-5-6");
@@ -460,6 +461,115 @@ static void test_clone_on_xfs(void)
     umount_xfs();
     CHECK(xfs_mnt[0] == 0, "umount %s", mnt);
     unlink(img);
+}
+
+/* The controller pinned the datafile's state (pin.h) and said so in <run>.db.pin: a worker that
+ * set the joined flag reads the datafile itself, by its immutable URI, and keeps reading the
+ * pinned state while the controller writes on; one that did not, or finds the word about
+ * another file, an empty word, a controller that holds the file past the bound or a planted
+ * file, reads a copy, and says why where it is not the plain case. */
+static void test_pinned(void)
+{
+    make_datafile();
+    char path[3 * PATH_MAX], pinpath[PATH_MAX];
+    long ms;
+    snprintf(pinpath, sizeof pinpath, "%s/run-6-6.db.pin", D);
+    /* no word: a copy */
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-6-6", DF, 1, 1000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
+    shim_runcopy_remove(D, "run-6-6");
+    int fd = shim_runcopy_pin_open(D, "run-6-6");
+    CHECK(fd >= 0, "pin file");
+    struct stat pst;
+    CHECK(fstat(fd, &pst) == 0 && (pst.st_mode & 0777) == 0600, "mode %o", (unsigned)pst.st_mode);
+    CHECK_EQ_INT(shim_runcopy_pin_try_lock(fd), 0);
+    sqlite3 *pin;
+    struct stat id;
+    CHECK_EQ_INT(shim_pin_take(DF, &pin, &id), SHIM_PIN_HELD);
+    shim_runcopy_pin_say(fd, &id);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-6-6", DF, 1, 1000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_PINNED);
+    CHECK(strncmp(path, "file:", 5) == 0 && strstr(path, "?immutable=1"), "%s", path);
+    live_exec("INSERT INTO test_execution VALUES (4, 3, 't::d', 0.1, 0, 0);");
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(testdb_int(db, "SELECT count(*) FROM test_execution", -1), 3);
+    CHECK_EQ_INT(testdb_int(db, "PRAGMA user_version", -1), 7);
+    sqlite3_close(db);
+    CHECK_EQ_INT(q(DF, "SELECT count(*) FROM test_execution"), 4);
+    char dir_nocopy[PATH_MAX];
+    snprintf(dir_nocopy, sizeof dir_nocopy, "%s/run-6-6.db", D);
+    CHECK(access(dir_nocopy, F_OK) != 0, "a copy was made beside the pin");
+
+    /* a worker that could not set the joined flag: the controller may pin again, so a copy */
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-6-6", DF, 0, 1000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
+    shim_runcopy_remove(D, "run-6-6");
+
+    /* the word names another file (the datafile replaced since) */
+    fd = shim_runcopy_pin_open(D, "run-6-6");
+    CHECK_EQ_INT(shim_runcopy_pin_try_lock(fd), 0);
+    struct stat other = id;
+    other.st_ino++;
+    shim_runcopy_pin_say(fd, &other);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-6-6", DF, 1, 1000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
+    shim_runcopy_remove(D, "run-6-6");
+    close(fd);
+
+    /* nothing pinned (an empty word) */
+    fd = shim_runcopy_pin_open(D, "run-6-6");
+    CHECK_EQ_INT(shim_runcopy_pin_try_lock(fd), 0);
+    shim_runcopy_pin_say(fd, NULL);
+    CHECK_EQ_INT(shim_runcopy_get(D, "run-6-6", DF, 1, 1000, path, sizeof path, &ms),
+                 SHIM_RUNCOPY_MADE);
+    shim_runcopy_remove(D, "run-6-6");
+    close(fd);
+
+    /* the controller holds it (pinning) past the bound: said, and a copy */
+    fd = shim_runcopy_pin_open(D, "run-6-6");
+    CHECK_EQ_INT(shim_runcopy_pin_try_lock(fd), 0);
+    shim_runcopy_pin_say(fd, &id);
+    CHECK_EQ_INT(shim_runcopy_pin_try_lock(fd), 0);
+    int other_fd = shim_runcopy_pin_open(D, "run-6-6"); /* another descriptor: another owner */
+    CHECK(shim_runcopy_pin_try_lock(other_fd) != 0, "a second exclusive lock");
+    char *err;
+    long long t0 = unit_now_us();
+    int r = get_said(D, "run-6-6", DF, 200, path, &ms, &err);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_MADE);
+    CHECK(unit_now_us() - t0 >= 200000, "did not wait for the controller");
+    CHECK_CONTAINS(err, "the controller held ");
+    CHECK_CONTAINS(err, "run-6-6.db.pin for 0.2 s; this worker reads a copy");
+    free(err);
+    flock(fd, LOCK_UN);
+    close(other_fd);
+    close(fd);
+    shim_runcopy_remove(D, "run-6-6");
+    char gone[PATH_MAX];
+    snprintf(gone, sizeof gone, "%s/run-6-6.db.pin", D);
+    CHECK(access(gone, F_OK) != 0, "the pin file is removed with the run's copy");
+
+    /* a planted symlink: refused, never followed, a copy */
+    char target[PATH_MAX];
+    snprintf(target, sizeof target, "%s/pinned-elsewhere", unit_tmpdir());
+    unit_write_file(target, "1 2\n");
+    CHECK(symlink(target, pinpath) == 0, "symlink");
+    r = get_said(D, "run-6-6", DF, 1000, path, &ms, &err);
+    CHECK_EQ_INT(r, SHIM_RUNCOPY_MADE);
+    CHECK_CONTAINS(err, "run-6-6.db.pin: not a regular file of ours; run `testmon-shim clean`");
+    free(err);
+    struct unit_capture cap = unit_capture_start(2);
+    int planted = shim_runcopy_pin_open(D, "run-6-6");
+    err = unit_capture_end(&cap);
+    CHECK(planted < 0, "the controller opened a planted file");
+    CHECK_CONTAINS(err, "refusing ");
+    free(err);
+    size_t len;
+    char *t = unit_read_file(target, &len);
+    CHECK_STR(t, "1 2\n");
+    free(t);
+    shim_pin_release(&pin);
 }
 
 int main(void)
@@ -473,6 +583,7 @@ int main(void)
     RUN(test_failures);
     RUN(test_lock_bounded);
     RUN(test_errno);
+    RUN(test_pinned);
     RUN(test_clone_on_xfs);
     return unit_finish();
 }

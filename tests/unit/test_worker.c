@@ -203,7 +203,7 @@ static void workers_at_once(void)
         shim_runcopy_remove(DIRC, unit_run.run_name);
         char copy[PATH_MAX], shm[PATH_MAX + 8];
         long ms;
-        CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 5000, copy, sizeof copy, &ms),
+        CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 0, 5000, copy, sizeof copy, &ms),
                      SHIM_RUNCOPY_MADE);
         snprintf(shm, sizeof shm, "%s-shm", copy);
         CHECK(access(shm, F_OK) != 0, "the maker leaves no -shm");
@@ -256,7 +256,7 @@ static void worker_waits_out_a_lock(void)
     shim_runcopy_remove(DIRC, unit_run.run_name);
     char copy[PATH_MAX];
     long ms;
-    CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 5000, copy, sizeof copy, &ms),
+    CHECK_EQ_INT(shim_runcopy_get(DIRC, unit_run.run_name, DF, 0, 5000, copy, sizeof copy, &ms),
                  SHIM_RUNCOPY_MADE);
     int held[2];
     CHECK(pipe(held) == 0, "pipe");
