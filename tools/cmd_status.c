@@ -74,8 +74,9 @@ static cJSON *describe(const char *dir, const struct run *r, const struct tool_f
     cJSON_AddNumberToObject(o, "data_version", num_field(r->json, "data_version"));
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(r->json, "report");
     cJSON *report = cJSON_AddObjectToObject(o, "report");
-    static const char *const counters[] = {"journals_applied", "rows_applied", "journal_errors"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *const counters[] = {"journals_applied", "rows_applied", "journal_errors",
+                                           "pins", "pin_failures", "pin_ms"};
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
         cJSON_AddNumberToObject(report, counters[i], num_field(rep, counters[i]));
     cJSON *workers = cJSON_AddArrayToObject(o, "workers");
     cJSON *journals = cJSON_AddArrayToObject(o, "pending_journals");
@@ -138,6 +139,10 @@ static void print_run(const char *dir, const cJSON *o)
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(o, "report");
     printf("journals applied: %.0f\nrows applied: %.0f\njournal errors: %.0f\n",
            get(rep, "journals_applied"), get(rep, "rows_applied"), get(rep, "journal_errors"));
+    /* the datafile's state pinned for the workers (shim/pin.h), when they read no copy */
+    if (get(rep, "pins") >= 0) /* a run of a library that pins */
+        printf("state pinned for the workers: %.0f times (%.0f ms), not pinned: %.0f\n",
+               get(rep, "pins"), get(rep, "pin_ms"), get(rep, "pin_failures"));
     const cJSON *w;
     const cJSON *workers = cJSON_GetObjectItemCaseSensitive(o, "workers");
     printf("workers: %d\n", cJSON_GetArraySize(workers));

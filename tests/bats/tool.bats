@@ -259,12 +259,11 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
     assert_line "journals applied: 2"
     assert_line "rows applied: 2"
     assert_line "journal errors: 0"
+    # a WAL datafile: its state pinned for the workers, which read it with no copy
+    assert_line --regexp '^state pinned for the workers: [1-9][0-9]* times \([0-9]+ ms\), not pinned: 0$'
     assert_line "workers: 2"
-    assert_line --regexp '^  worker gw0: pid [0-9]+, outcome ready, waited [0-9]+ ms, tables copied 1, rows handed over 1, hand-over errors 0, reads the copy \((made|shared)\) \([0-9]+ ms\)$'
-    assert_line --regexp '^  worker gw1: '
-    # one of the two made the copy of the datafile, the other shared it
-    assert_equal "$(grep -c 'reads the copy (made)' <<<"$output")" 1
-    assert_equal "$(grep -c 'reads the copy (shared)' <<<"$output")" 1
+    assert_line --regexp '^  worker gw0: pid [0-9]+, outcome ready, waited [0-9]+ ms, tables copied 1, rows handed over 1, hand-over errors 0, reads the datafile \(pinned\) \([0-9]+ ms\)$'
+    assert_line --regexp '^  worker gw1: .*, reads the datafile \(pinned\) '
     assert_line "pending journals: 0"
     cd /  # the same with TESTMON_SHIM_DIR, as JSON
     TESTMON_SHIM_DIR="$WORK/.testmon-shim" run --separate-stderr "$TOOL" status --json
@@ -272,6 +271,18 @@ int f(void) { return sqlite3_open_v2(0, 0, 0, 0); }' -lsqlite3
     run "$PY" -c 'import json, sys; d = json.load(sys.stdin); r = d["runs"][0]
 print(r["state"], r["controller"]["alive"], r["report"]["journals_applied"], sorted(w["worker"] for w in r["workers"]), r["pending_journals"])' <<<"$output"
     assert_output "finished False 2 ['gw0', 'gw1'] []"
+}
+
+@test "status: a rollback-journal datafile (testmon 1.x) cannot be pinned: one worker copies it, the other shares the copy" {
+    run --separate-stderr "$TOOL" run "$PY" "$FAKE" controller "$WORK" --workers 2 --rollback \
+        --worker-sql "INSERT INTO test_execution VALUES (NULL, 1, 't::w', 0.1, 0, 0)"
+    assert_success
+    run --separate-stderr "$TOOL" status "$WORK"
+    assert_success
+    assert_line "state pinned for the workers: 0 times (0 ms), not pinned: 1"
+    assert_equal "$(grep -c 'reads the copy (made)' <<<"$output")" 1
+    assert_equal "$(grep -c 'reads the copy (shared)' <<<"$output")" 1
+    assert_line "journals applied: 2"
 }
 
 @test "status: a live controller is running; a dead one that never finished is reported" {

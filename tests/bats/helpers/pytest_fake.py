@@ -53,7 +53,7 @@ def controller(a):
             sys.modules.setdefault(name, types.ModuleType(name))
     path = os.path.join(a.dir, ".testmondata")
     con = sqlite3.connect(path, timeout=60)
-    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA journal_mode = %s" % ("DELETE" if a.rollback else "WAL"))
     fresh = not con.execute("SELECT 1 FROM sqlite_master").fetchall()
     workers = []
     for i in range(a.workers):  # spawned before the schema exists: they must wait for ready
@@ -121,6 +121,8 @@ def main():
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--die-before-ready", action="store_true")
+    p.add_argument("--rollback", action="store_true",
+                   help="a rollback-journal datafile (testmon 1.x), not WAL")
     p.add_argument("--worker-dir", default="",
                    help="controller: the directory whose datafile the workers open")
     p.add_argument("--session", action="store_true",
