@@ -4,6 +4,7 @@
 #include "datafile.h"
 #include "journal.h"
 #include "log.h"
+#include "pidstat.h"
 #include "pin.h"
 #include "real.h"
 #include "runcopy.h"
@@ -126,7 +127,7 @@ static void publish_locked(const char *new_state)
     cJSON_AddNumberToObject(rep, "journal_errors", (double)journal_errors);
     cJSON_AddNumberToObject(rep, "pins", (double)pins);
     cJSON_AddNumberToObject(rep, "pin_failures", (double)pin_failures);
-    cJSON_AddNumberToObject(rep, "pin_ms", (double)(pin_us / 1000));
+    cJSON_AddNumberToObject(rep, "pin_ms", (double)pin_us / 1000.0);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char name[SHIM_RUN_NAME_MAX + 8];
@@ -173,6 +174,31 @@ static void unpin_locked(void)
     shim_pin_release(&pin);
 }
 
+/* Does a worker of run `run` still run: a live child of this process (xdist's workers are the
+ * controller's children) whose report names it?  A worker writes its report before it joins. */
+static int workers_running(const struct shim_run_ctx *run)
+{
+    DIR *d = opendir(run->dir);
+    struct dirent *e;
+    int running = 0;
+    while (!running && d && (e = readdir(d))) {
+        struct shim_run r;
+        const char *rest = shim_run_parse(e->d_name, &r);
+        const char *dash = rest ? strrchr(rest, '-') : NULL;
+        char st;
+        unsigned long long start;
+        if (!rest || r.pid != run->run.pid || r.start != run->run.start ||
+            shim_run_file_kind(rest) != SHIM_RUN_FILE_WORKER || !dash)
+            continue;
+        long pid = strtol(dash + 1, NULL, 10);
+        running = shim_pid_parent(pid) == (long)getpid() &&
+                  shim_pidstat(pid, &st, &start) == 0 && st != 'Z' && st != 'X';
+    }
+    if (d)
+        closedir(d);
+    return running;
+}
+
 int shim_controller_open(const struct shim_run_ctx *run, const char *filename, sqlite3 **ppDb,
                          int flags, const char *vfs)
 {
@@ -196,10 +222,12 @@ int shim_controller_open(const struct shim_run_ctx *run, const char *filename, s
     pthread_mutex_lock(&shim_controller_lock.m);
     if (!atomic_load(&joined)) {
         atomic_store(&joined, shim_coord_joined_map(run->dir, run->run_name));
-    } else {
-        /* Opened again: testmon replaced a datafile of another format (during its
-         * initialisation), or pytest.main() runs again in this process, whose last run's workers
-         * are gone: what they joined, read and were given is over. */
+    } else if (!workers_running(run)) {
+        /* Opened again, and no worker of the run is left: testmon replaced a datafile of
+         * another format (during its initialisation, before any worker), or pytest.main() runs
+         * again in this process: what the last run's workers joined, read and were given is
+         * over.  While one runs (another connection of the controller, a plugin's, during the
+         * run), all of it stays as the workers found it. */
         shim_coord_joined_clear(run->dir, run->run_name);
         unpin_locked();
         shim_runcopy_remove(run->dir, run->run_name);

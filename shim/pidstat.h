@@ -11,6 +11,8 @@
 /* pid's state letter (R, S, D, Z, X, ...) and start time: 0, or -1 when there is no such process
  * or its stat cannot be read (another pid namespace, /proc not mounted). */
 int shim_pidstat(long pid, char *state, unsigned long long *start);
+/* pid's parent's pid, or -1 as shim_pidstat fails. */
+long shim_pid_parent(long pid);
 /* pid's start time, or 0 when shim_pidstat fails. */
 unsigned long long shim_pid_starttime(long pid);
 #endif

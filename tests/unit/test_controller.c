@@ -338,7 +338,30 @@ static void pins_until_joined(void)
     CHECK(wal_size() > 0, "a checkpoint went through the pin");
     CHECK_EQ_INT(worker_sees(&pinned), 1);
 
-    /* pytest.main() again in this process: a new run, its own state pinned */
+    /* another connection of the controller while a worker runs (a plugin's): nothing changes */
+    int hold[2];
+    CHECK(pipe(hold) == 0, "pipe");
+    pid_t w = fork();
+    if (w == 0) {
+        char c;
+        close(hold[1]);
+        _exit(read(hold[0], &c, 1) < 0);
+    }
+    close(hold[0]);
+    char report[256];
+    snprintf(report, sizeof report, "%s.worker-gw0-%ld.json", unit_run.run_name, (long)w);
+    CHECK_EQ_INT(shim_coord_write(DIRC, report, "{\"format\":1}"), 0);
+    sqlite3 *db3 = NULL;
+    CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db3, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_EQ_INT(unit_run_sql(db3, "SELECT 1"), SQLITE_DONE);
+    CHECK_STR(pin_word(), want);
+    CHECK_EQ_INT(worker_sees(&pinned), 1);
+    CHECK(pinned, "the running worker's state was let go");
+    CHECK_EQ_INT(shim_close(db3, sqlite3_close), SQLITE_OK);
+    close(hold[1]);
+    waitpid(w, NULL, 0);
+
+    /* pytest.main() again in this process (its workers gone): a new run, its own state pinned */
     sqlite3 *db2 = NULL;
     CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     CHECK_STR(pin_word(), "(absent)"); /* the last run's state is gone with its files */

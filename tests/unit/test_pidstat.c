@@ -94,10 +94,36 @@ static void test_state(void)
     waitpid(child, NULL, 0);
 }
 
+/* A process's parent, as the kernel says (a controller tells its workers by it): a child's is
+ * this process, this process's is getppid(); no such process, -1. */
+static void test_parent(void)
+{
+    CHECK_EQ_INT(shim_pid_parent(getpid()), getppid());
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    pid_t c = fork();
+    if (c == 0) {
+        char x;
+        close(p[1]);
+        _exit(read(p[0], &x, 1) < 0);
+    }
+    close(p[0]);
+    CHECK_EQ_INT(shim_pid_parent(c), getpid());
+    close(p[1]);
+    waitpid(c, NULL, 0);
+    CHECK_EQ_INT(shim_pid_parent(c), -1); /* reaped */
+    CHECK_EQ_INT(shim_pid_parent(0), -1);
+    CHECK_EQ_INT(shim_pid_parent(-1), -1);
+    errno = 77;
+    shim_pid_parent(999999999);
+    CHECK_EQ_INT(errno, 77);
+}
+
 int main(void)
 {
     unit_watchdog(20);
     RUN(test_starttime);
     RUN(test_state);
+    RUN(test_parent);
     return unit_finish();
 }
