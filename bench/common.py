@@ -37,6 +37,19 @@ def worker_reports(root: str) -> List[Dict[str, Any]]:
     return reports
 
 
+def run_reports(root: str) -> List[Dict[str, Any]]:
+    """The shim's run files in project root (.testmon-shim/run-<pid>-<start>.json): each
+    controller's state and report (its pins of the datafile's state, shim/pin.h)."""
+    reports = []
+    sd = os.path.join(root, ".testmon-shim")
+    if os.path.isdir(sd):
+        for name in os.listdir(sd):
+            if name.startswith("run-") and name.count(".") == 1 and name.endswith(".json"):
+                with open(os.path.join(sd, name)) as f:
+                    reports.append(json.load(f))
+    return reports
+
+
 def clean_env() -> Dict[str, str]:
     """The caller's environment without testmon's, pytest's, coverage's settings or a preload."""
     return {k: v for k, v in os.environ.items()

@@ -606,7 +606,13 @@ def build_rows(R):
             rows.append(("xdist", "worker wait for ready, %d workers (shim report waited_ms)"
                          % len(waits), "-", "median %g ms" % med(waits), "max %g ms" % max(waits),
                          "%d waited > 0" % sum(1 for w in waits if w > 0), "(context)", "-"))
-        # the first worker of each run copies the datafile for all (shim/runcopy.h)
+        # what the workers of a run read: the datafile's pinned state (shim/pin.h), else a copy
+        # that the first worker makes for all (shim/runcopy.h)
+        pinned = [r["copy_ms"] for r in x["reports"] if r.get("reads") == "datafile (pinned)"]
+        if pinned:
+            rows.append(("xdist", "a worker's way to the datafile's pinned state (copy_ms)", "-",
+                         "median %g ms" % med(pinned), "max %g ms" % max(pinned),
+                         "%d workers" % len(pinned), "(context)", "-"))
         made = [r["copy_ms"] for r in x["reports"] if r.get("reads") == "copy (made)"]
         if made:
             size = x.get("datafile_kib")
