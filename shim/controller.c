@@ -164,11 +164,14 @@ static void remove_stale_runs(const char *dir)
         closedir(d);
 }
 
-/* Let go of the pinned state and say so to workers to come; under lock. */
+/* Let go of the pinned state and say so to workers to come; under lock.  Called when no worker
+ * of the run is left, so no reader should hold the word: one that does (a stray process) is
+ * waited for at most a second, then the word is emptied anyway, which it reads as no pin. */
 static void unpin_locked(void)
 {
     if (pin_fd >= 0) {
-        flock(pin_fd, LOCK_EX); /* a worker reads it for a moment at most */
+        for (int i = 0; i < 1000 && shim_runcopy_pin_try_lock(pin_fd) != 0; i++)
+            usleep(1000);
         shim_runcopy_pin_say(pin_fd, NULL);
     }
     shim_pin_release(&pin);

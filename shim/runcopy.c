@@ -317,13 +317,11 @@ void shim_runcopy_pin_say(int fd, const struct stat *pinned_file)
     int n = pinned_file ? snprintf(text, sizeof text, "%ju %ju\n",
                                    (uintmax_t)pinned_file->st_dev, (uintmax_t)pinned_file->st_ino)
                         : 0;
-    /* Emptied first: a worker that finds the file while it is written reads nothing at worst */
-    if (ftruncate(fd, 0) != 0 || (n > 0 && pwrite(fd, text, (size_t)n, 0) != n)) {
+    /* Emptied first.  A word half written (a full disk) is no word to a worker: too short to
+     * parse, or another inode; it copies. */
+    if (ftruncate(fd, 0) != 0 || (n > 0 && pwrite(fd, text, (size_t)n, 0) != n))
         shim_log_error("cannot write the pin file (%s); the workers read a copy of the datafile",
                        strerror(errno));
-        if (ftruncate(fd, 0) != 0) { /* nothing more to do: workers find the file unreadable */
-        }
-    }
     flock(fd, LOCK_UN);
     errno = saved;
 }

@@ -9,6 +9,7 @@
 #include "runfile.h"
 #include <dirent.h>
 #include <stdint.h>
+#include <sys/file.h>
 
 static char DF[PATH_MAX], DIRC[PATH_MAX];
 
@@ -361,9 +362,17 @@ static void pins_until_joined(void)
     close(hold[1]);
     waitpid(w, NULL, 0);
 
-    /* pytest.main() again in this process (its workers gone): a new run, its own state pinned */
+    /* pytest.main() again in this process (its workers gone): a new run, its own state pinned;
+     * a stray reader of the word holds the open up for a second at most */
+    char pinpath[PATH_MAX + 64];
+    snprintf(pinpath, sizeof pinpath, "%s/%s.db.pin", DIRC, unit_run.run_name);
+    int stray = open(pinpath, O_RDONLY);
+    CHECK(stray >= 0 && flock(stray, LOCK_SH) == 0, "a stray reader");
     sqlite3 *db2 = NULL;
+    long long t0 = unit_now_us();
     CHECK_EQ_INT(shim_controller_open(&unit_run, DF, &db2, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK(unit_now_us() - t0 < unit_scaled_ms(3000) * 1000LL, "held up %lld us", unit_now_us() - t0);
+    close(stray);
     CHECK_STR(pin_word(), "(absent)"); /* the last run's state is gone with its files */
     CHECK_EQ_INT(unit_run_sql(db2, "SELECT 1"), SQLITE_DONE);
     CHECK_STR(unit_run_state(DIRC), "ready");
