@@ -67,16 +67,19 @@ def controller(a):
     time.sleep(a.delay)
     if a.die_before_ready:
         os._exit(3)
-    if fresh:  # one transaction, as the shim may call the run ready at any idle point
-        con.execute("BEGIN")
+    # One transaction, schema and rows: the shim may call the run ready at any idle point with
+    # a schema, and these workers, unlike xdist's, started before the initialisation (to show
+    # the wait), so they read the state of the first idle point: it must be the whole of it.
+    con.execute("BEGIN")
+    if fresh:
         for stmt in SCHEMA.split(";"):
             if stmt.strip():
                 con.execute(stmt)
+    con.execute("INSERT OR IGNORE INTO environment VALUES (NULL, 'default', 'pkgs', '3')")
+    con.execute("INSERT OR IGNORE INTO test_execution VALUES (1, 1, 't::a', 0.1, 0, 1)")
+    if fresh:
         ready_at = time.time()  # the shim publishes "ready" inside the commit's step, not later
-        con.commit()
-    with con:
-        con.execute("INSERT OR IGNORE INTO environment VALUES (NULL, 'default', 'pkgs', '3')")
-        con.execute("INSERT OR IGNORE INTO test_execution VALUES (1, 1, 't::a', 0.1, 0, 1)")
+    con.commit()
     con.execute("SELECT count(*) FROM environment").fetchall()
     rcs = [w.wait() for w in workers]
     with con:  # the controller's next write applies what workers handed over
