@@ -256,11 +256,8 @@ static void pin_locked(void)
         atomic_store(&phase, PHASE_NONE); /* the state is the workers' now: it stays */
         return;
     }
-    struct stat wal;
-    char walpath[PATH_MAX + 8];
-    snprintf(walpath, sizeof walpath, "%s-wal", ctx->datafile);
-    if (pin && (stat(walpath, &wal) != 0 || wal.st_size == 0))
-        return; /* pinned, and nothing written since */
+    if (pin && shim_pin_wal_empty(ctx->datafile) != 0)
+        return; /* pinned, and nothing written since (or no telling: keep what is held) */
     if (pin_fd < 0 && (pin_fd = shim_runcopy_pin_open(ctx->dir, ctx->run_name)) < 0) {
         atomic_store(&phase, PHASE_NONE); /* said; the workers copy */
         return;

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Is datafile's WAL empty (or absent)?  1 yes, 0 it holds frames, -1 cannot tell. */
-static int wal_empty(const char *datafile)
+int shim_pin_wal_empty(const char *datafile)
 {
     char wal[PATH_MAX + 8];
     struct stat st;
@@ -64,7 +63,7 @@ enum shim_pin_result shim_pin_take(const char *datafile, sqlite3 **pin, struct s
         (r = checkpoint(db)) == SHIM_PIN_HELD) {
         if (!begin_read(db) || stat(datafile, id) != 0)
             r = SHIM_PIN_FAILED;
-        else if (wal_empty(datafile) != 1)
+        else if (shim_pin_wal_empty(datafile) != 1)
             r = SHIM_PIN_BUSY; /* a writer came in between: the read mark may not be 0 */
     }
     if (r == SHIM_PIN_HELD)

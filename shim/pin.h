@@ -41,6 +41,9 @@ enum shim_pin_result {
 /* Pin datafile's committed state (above).  *pin is NULL unless SHIM_PIN_HELD.  Never waits for
  * a lock, never creates the file; errno is left as it was. */
 enum shim_pin_result shim_pin_take(const char *datafile, sqlite3 **pin, struct stat *id);
+/* Is datafile's WAL empty (or absent)?  1 yes, 0 it holds frames, -1 cannot tell.  Held, a pin
+ * is still the file's latest state while this says 1: nothing was written since. */
+int shim_pin_wal_empty(const char *datafile);
 /* End the read transaction and close; *pin becomes NULL.  NULL is a no-op. */
 void shim_pin_release(sqlite3 **pin);
 /* "file:<datafile, percent-encoded>?immutable=1" into out: the name a reader of the pinned
